@@ -1,0 +1,119 @@
+using Relay.Core.Auth;
+using Relay.Core.Net;
+
+namespace Relay.Core.Server;
+
+/// <summary>Which channel numbers ChannelBind accepts.</summary>
+public enum ChannelNumberRange
+{
+    /// <summary>0x4000–0x4FFF, as RFC 8656 §12 requires.</summary>
+    Rfc8656,
+
+    /// <summary>0x4000–0x7FFF, for RFC 5766 clients (coturn's client library picks numbers up to 0x7FFF).</summary>
+    Rfc5766,
+}
+
+/// <summary>Everything the engine is configured with. Defaults follow RFC 8656 and the Firezone relay.</summary>
+public sealed class RelayServerOptions
+{
+    /// <summary>The public IPv4 address put into XOR-RELAYED-ADDRESS; null when the relay has no IPv4.</summary>
+    public IpAddr? PublicIPv4 { get; init; }
+
+    /// <summary>The public IPv6 address put into XOR-RELAYED-ADDRESS; null when the relay has no IPv6.</summary>
+    public IpAddr? PublicIPv6 { get; init; }
+
+    public ushort ListenPort { get; init; } = 3478;
+
+    public ushort LowestPort { get; init; } = 49152;
+
+    public ushort HighestPort { get; init; } = 65535;
+
+    public AuthScheme AuthScheme { get; init; } = AuthScheme.Firezone;
+
+    /// <summary>The shared credential secret; generated from the injected randomness when null (64 hex chars).</summary>
+    public string? RelaySecret { get; init; }
+
+    public string Realm { get; init; } = "firezone";
+
+    public ChannelNumberRange ChannelNumbers { get; init; } = ChannelNumberRange.Rfc8656;
+
+    public bool AllowLoopbackPeers { get; init; }
+
+    /// <summary>Allocations one TURN REST user may hold at once (486 beyond it). 0 means unlimited.</summary>
+    public int MaxAllocationsPerUser { get; init; } = 100;
+
+    public int MaxPermissionsPerAllocation { get; init; } = 256;
+
+    public int MaxChannelsPerAllocation { get; init; } = 256;
+
+    /// <summary>SOFTWARE attribute in responses; omitted when null (it only helps fingerprinting and amplification).</summary>
+    public string? Software { get; init; }
+
+    public TimeSpan DefaultAllocationLifetime { get; init; } = TimeSpan.FromSeconds(600);
+
+    public TimeSpan MaxAllocationLifetime { get; init; } = TimeSpan.FromSeconds(3600);
+
+    public TimeSpan PermissionLifetime { get; init; } = TimeSpan.FromSeconds(300);
+
+    public TimeSpan ChannelLifetime { get; init; } = TimeSpan.FromSeconds(600);
+
+    public TimeSpan ChannelRebindCooldown { get; init; } = TimeSpan.FromSeconds(300);
+
+    public TimeSpan ReservationLifetime { get; init; } = TimeSpan.FromSeconds(30);
+
+    public TimeSpan NonceLifetime { get; init; } = TimeSpan.FromSeconds(600);
+
+    /// <summary>How long a port the host could not bind is skipped before it is tried again.</summary>
+    public TimeSpan PortQuarantine { get; init; } = TimeSpan.FromSeconds(60);
+
+    public ushort HighestChannelNumber => ChannelNumbers == ChannelNumberRange.Rfc5766 ? (ushort)0x7FFF : (ushort)0x4FFF;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (PublicIPv4 is null && PublicIPv6 is null)
+        {
+            throw new ArgumentException("At least one public address (IPv4 or IPv6) is required.", nameof(PublicIPv4));
+        }
+
+        if (PublicIPv4 is { IsV4: false })
+        {
+            throw new ArgumentException("PublicIPv4 must be an IPv4 address.", nameof(PublicIPv4));
+        }
+
+        if (PublicIPv6 is { IsV4: true })
+        {
+            throw new ArgumentException("PublicIPv6 must be an IPv6 address.", nameof(PublicIPv6));
+        }
+
+        if (LowestPort == 0 || LowestPort > HighestPort)
+        {
+            throw new ArgumentException($"The relay port range {LowestPort}-{HighestPort} is empty or starts at 0.", nameof(LowestPort));
+        }
+
+        if (ListenPort >= LowestPort && ListenPort <= HighestPort)
+        {
+            throw new ArgumentException($"The listen port {ListenPort} lies inside the relay port range {LowestPort}-{HighestPort}.", nameof(ListenPort));
+        }
+
+        if (RelaySecret is not null && RelaySecret.Length == 0)
+        {
+            throw new ArgumentException("The relay secret must not be empty.", nameof(RelaySecret));
+        }
+
+        if (string.IsNullOrEmpty(Realm))
+        {
+            throw new ArgumentException("The realm must not be empty.", nameof(Realm));
+        }
+
+        if (MaxAllocationsPerUser < 0 || MaxPermissionsPerAllocation < 1 || MaxChannelsPerAllocation < 1)
+        {
+            throw new ArgumentException("Quotas must be positive (MaxAllocationsPerUser may be 0 for unlimited).", nameof(MaxAllocationsPerUser));
+        }
+
+        if (DefaultAllocationLifetime <= TimeSpan.Zero || MaxAllocationLifetime < DefaultAllocationLifetime)
+        {
+            throw new ArgumentException("Allocation lifetimes must be positive and the maximum at least the default.", nameof(MaxAllocationLifetime));
+        }
+    }
+}
