@@ -1,0 +1,89 @@
+using System.CommandLine;
+using Relay.Web.Configuration;
+using Relay.Web.Credentials;
+using Relay.Web.Udp;
+
+namespace Relay.Web;
+
+/// <summary>
+/// The <c>firezone-relay</c> command line: flags with environment fallbacks and <c>--help</c>, positional TOKEN and
+/// NAME for compatibility with the reference, and the <c>credentials</c> subcommand. Exit codes: 0 after a clean
+/// shutdown, 1 for an unknown or malformed flag, 2 for invalid settings or a failed start.
+/// </summary>
+public static class RelayCommandLine
+{
+    public static int Run(string[] args, Func<string, string?>? environment = null, Action<WebApplicationBuilder>? customize = null)
+    {
+        environment ??= Environment.GetEnvironmentVariable;
+        var flags = RelayFlags.CreateOptions();
+        var token = new Argument<string?>("TOKEN") { Arity = ArgumentArity.ZeroOrOne, Description = "Portal token (prefer FIREZONE_TOKEN)." };
+        var name = new Argument<string?>("NAME") { Arity = ArgumentArity.ZeroOrOne, Description = "Relay name (prefer FIREZONE_NAME)." };
+        foreach (var argument in new[] { token, name })
+        {
+            argument.Validators.Add(result =>
+            {
+                if (result.Tokens.Count > 0 && result.Tokens[0].Value.StartsWith('-'))
+                {
+                    result.AddError($"Unrecognized option '{result.Tokens[0].Value}'.");
+                }
+            });
+        }
+
+        var root = new RootCommand("firezone-relay: a STUN/TURN relay compatible with Firezone's. Without a portal token it runs standalone.");
+        foreach (var (_, option) in flags)
+        {
+            root.Options.Add(option);
+        }
+
+        root.Arguments.Add(token);
+        root.Arguments.Add(name);
+        root.Subcommands.Add(CredentialsCommand.Create(environment));
+        root.SetAction(parse =>
+        {
+            var values = RelayFlags.ToConfiguration(parse, flags, environment);
+            if (parse.GetValue(token) is { } t)
+            {
+                values[$"{RelayOptions.Section}:{nameof(RelayOptions.Token)}"] = t;
+            }
+
+            if (parse.GetValue(name) is { } n)
+            {
+                values[$"{RelayOptions.Section}:{nameof(RelayOptions.Name)}"] = n;
+            }
+
+            return RunRelay(values, customize);
+        });
+        return root.Parse(args).Invoke();
+    }
+
+    private static int RunRelay(Dictionary<string, string?> values, Action<WebApplicationBuilder>? customize)
+    {
+        // Validate up front so a bad flag stops the relay with every problem listed, before anything binds.
+        var options = new RelayOptions();
+        new ConfigurationBuilder().AddInMemoryCollection(values).Build().GetSection(RelayOptions.Section).Bind(options);
+        if (RelaySettings.Parse(options, out var errors) is null)
+        {
+            foreach (string error in errors)
+            {
+                Console.Error.WriteLine("error: " + error);
+            }
+
+            return 2;
+        }
+
+        try
+        {
+            using var app = RelayApp.Build(values, customize);
+            app.Run();
+            return 0;
+        }
+        catch (Exception exception) when (Unwrap(exception) is RelayStartupException or RelayConfigurationException or IOException)
+        {
+            Console.Error.WriteLine("error: " + Unwrap(exception).Message);
+            return 2;
+        }
+    }
+
+    private static Exception Unwrap(Exception exception) =>
+        exception is AggregateException { InnerExceptions.Count: 1 } aggregate ? Unwrap(aggregate.InnerExceptions[0]) : exception;
+}

@@ -1,0 +1,64 @@
+using System.Globalization;
+using Relay.Web.Udp;
+
+namespace Relay.Web.Stats;
+
+/// <summary>Every 10 s, the reference's stats line: allocations, bound channels and relayed throughput.</summary>
+internal sealed partial class StatsReporter : BackgroundService
+{
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(10);
+
+    private readonly RelayRuntime _runtime;
+    private readonly TimeProvider _time;
+    private readonly ILogger<StatsReporter> _logger;
+
+    public StatsReporter(RelayRuntime runtime, TimeProvider time, ILogger<StatsReporter> logger)
+    {
+        _runtime = runtime;
+        _time = time;
+        _logger = logger;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        long lastBytes = 0;
+        long lastTimestamp = _time.GetTimestamp();
+        using var timer = new PeriodicTimer(Interval, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                if (_runtime.Engine is not { } engine)
+                {
+                    continue;
+                }
+
+                long bytes = engine.Counters.TotalBytes();
+                double seconds = _time.GetElapsedTime(lastTimestamp).TotalSeconds;
+                lastTimestamp = _time.GetTimestamp();
+                LogStats(_logger, engine.AllocationCount, engine.BoundChannelCount, FormatThroughput((bytes - lastBytes) / Math.Max(seconds, 0.001)));
+                lastBytes = bytes;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Bytes per second as the reference prints it: "12.34 kB/s", "1.50 MB/s".</summary>
+    public static string FormatThroughput(double bytesPerSecond)
+    {
+        string[] units = ["B/s", "kB/s", "MB/s", "GB/s"];
+        int unit = 0;
+        while (bytesPerSecond >= 1000 && unit < units.Length - 1)
+        {
+            bytesPerSecond /= 1000;
+            unit++;
+        }
+
+        return bytesPerSecond.ToString("0.00", CultureInfo.InvariantCulture) + " " + units[unit];
+    }
+
+    [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Allocations = {Allocations} Channels = {Channels} Throughput = {Throughput}")]
+    private static partial void LogStats(ILogger logger, int allocations, int channels, string throughput);
+}

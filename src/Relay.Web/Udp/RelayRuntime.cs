@@ -1,0 +1,48 @@
+using System.Net;
+using Relay.Core.Server;
+using Relay.Core.Time;
+
+namespace Relay.Web.Udp;
+
+/// <summary>
+/// What the rest of the host knows about the running data plane: set once the UDP sockets are bound. Everything
+/// that must touch the engine goes through <see cref="InvokeAsync{T}"/> onto the data-plane thread.
+/// </summary>
+public sealed class RelayRuntime
+{
+    private RelayEventLoop? _loop;
+
+    public bool UdpReady => _loop is { IsRunning: true };
+
+    /// <summary>Set by the portal client while it is joined to the relay topic.</summary>
+    public bool PortalJoined { get; set; }
+
+    public IPAddress? PublicIp4 { get; private set; }
+
+    public IPAddress? PublicIp6 { get; private set; }
+
+    public ushort ListenPort { get; private set; }
+
+    /// <summary>The credential secret the engine uses (configured or generated).</summary>
+    public string? Secret { get; private set; }
+
+    public RelayServer? Engine => _loop?.Engine;
+
+    public long SendErrors => _loop?.SendErrors ?? 0;
+
+    public int AllocationSocketCount => _loop?.AllocationSocketCount ?? 0;
+
+    internal void Attach(RelayEventLoop loop, IPAddress? v4, IPAddress? v6, ushort listenPort)
+    {
+        PublicIp4 = v4;
+        PublicIp6 = v6;
+        ListenPort = listenPort;
+        Secret = loop.Engine.AuthSecret;
+        _loop = loop;
+    }
+
+    internal void Detach() => _loop = null;
+
+    public Task<T> InvokeAsync<T>(Func<RelayServer, Instant, T> action) =>
+        _loop is { } loop ? loop.InvokeAsync(action) : Task.FromException<T>(new InvalidOperationException("The UDP data plane is not running."));
+}

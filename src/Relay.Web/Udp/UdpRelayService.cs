@@ -1,0 +1,148 @@
+using System.Net;
+using System.Net.Sockets;
+using Relay.Core.Net;
+using Relay.Core.Randomness;
+using Relay.Core.Server;
+using Relay.Web.Configuration;
+using Relay.Web.Udp.Native;
+
+namespace Relay.Web.Udp;
+
+/// <summary>
+/// Binds the listening sockets (a failure stops the relay with a clear message), builds the engine and runs the
+/// data-plane thread; on shutdown stops it and closes every socket.
+/// </summary>
+internal sealed partial class UdpRelayService : IHostedService, IDisposable
+{
+    private readonly RelaySettings _settings;
+    private readonly RelayRuntime _runtime;
+    private readonly RelayEventLog _eventLog;
+    private readonly TimeProvider _time;
+    private readonly ILogger<UdpRelayService> _logger;
+    private readonly ILoggerFactory _loggers;
+    private RelayEventLoop? _loop;
+
+    public UdpRelayService(RelaySettings settings, RelayRuntime runtime, RelayEventLog eventLog, TimeProvider time, ILoggerFactory loggers)
+    {
+        _settings = settings;
+        _runtime = runtime;
+        _eventLog = eventLog;
+        _time = time;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger<UdpRelayService>();
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var (publicV4, publicV6, v6Explicit) = ResolvePublicAddresses();
+        UdpSocket? listenV4 = null, listenV6 = null;
+        ushort port = _settings.ListenPort;
+        if (publicV4 is not null)
+        {
+            listenV4 = OpenListener(_settings.BindIp4, port, mandatory: true);
+            port = listenV4!.Port;
+        }
+
+        if (publicV6 is not null)
+        {
+            listenV6 = OpenListener(_settings.BindIp6, port, mandatory: v6Explicit || listenV4 is null);
+            if (listenV6 is null)
+            {
+                publicV6 = null; // discovered but unusable: run IPv4-only
+            }
+            else
+            {
+                port = listenV6.Port;
+            }
+        }
+
+        var options = new RelayServerOptions
+        {
+            PublicIPv4 = publicV4 is null ? null : IpAddr.FromIPAddress(publicV4),
+            PublicIPv6 = publicV6 is null ? null : IpAddr.FromIPAddress(publicV6),
+            ListenPort = port,
+            LowestPort = _settings.LowestPort,
+            HighestPort = _settings.HighestPort,
+            AuthScheme = _settings.AuthScheme,
+            RelaySecret = _settings.RelaySecret,
+            Realm = _settings.Realm,
+            ChannelNumbers = _settings.Rfc5766ChannelNumbers ? ChannelNumberRange.Rfc5766 : ChannelNumberRange.Rfc8656,
+            AllowLoopbackPeers = _settings.AllowLoopbackPeers,
+            MaxAllocationsPerUser = _settings.UserQuota,
+        };
+        IRandomSource random = _settings.RngSeed is { } seed ? new SeededRandom(seed) : new SecureRandomSource();
+        var engine = new RelayServer(options, random, _eventLog);
+        _loop = new RelayEventLoop(engine, new RelayClock(_time), listenV4, listenV6, _settings.BindIp4, _settings.BindIp6,
+            _loggers.CreateLogger("Relay.Web.Udp.RelayEventLoop"));
+        _runtime.Attach(_loop, publicV4, publicV6, port);
+        _loop.Start();
+        LogListening(_logger, port, publicV4?.ToString() ?? "none", publicV6?.ToString() ?? "none", _settings.LowestPort, _settings.HighestPort, _settings.AuthScheme);
+        return Task.CompletedTask;
+    }
+
+    private (IPAddress? V4, IPAddress? V6, bool V6Explicit) ResolvePublicAddresses()
+    {
+        if (_settings.PublicIp4 is not null || _settings.PublicIp6 is not null)
+        {
+            return (_settings.PublicIp4, _settings.PublicIp6, _settings.PublicIp6 is not null);
+        }
+
+        IPAddress? v4 = PublicAddressDiscovery.DefaultRouteAddress(AddressFamily.InterNetwork);
+        IPAddress? v6 = PublicAddressDiscovery.DefaultRouteAddress(AddressFamily.InterNetworkV6);
+        if (v4 is null && v6 is null)
+        {
+            throw new RelayStartupException("no public address given and no default route found: set --public-ip4-addr (PUBLIC_IP4_ADDR) or --public-ip6-addr (PUBLIC_IP6_ADDR)");
+        }
+
+        LogDiscovered(_logger, v4?.ToString() ?? "none", v6?.ToString() ?? "none");
+        return (v4, v6, false);
+    }
+
+    private UdpSocket? OpenListener(IPAddress bind, ushort port, bool mandatory)
+    {
+        UdpSocket? socket = UdpSocket.TryOpen(bind, port, dontFragment: false, UdpSocket.BufferBytes, out int errno);
+        if (socket is null)
+        {
+            string reason = LibC.ErrorText(errno);
+            if (mandatory)
+            {
+                string flag = bind.AddressFamily == AddressFamily.InterNetwork ? "--bind-ip4-addr" : "--bind-ip6-addr";
+                throw new RelayStartupException($"cannot bind UDP {new IPEndPoint(bind, port)} ({reason}); check --listen-port and {flag}");
+            }
+
+            LogListenerSkipped(_logger, new IPEndPoint(bind, port).ToString(), reason);
+        }
+
+        return socket;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_loop is not null)
+        {
+            _runtime.Detach();
+            _loop.Dispose();
+            _loop = null;
+            LogStopped(_logger);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public void Dispose() => _loop?.Dispose();
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Listening for STUN/TURN on UDP port {Port}; public IPv4 {V4}, IPv6 {V6}; relay ports {Lowest}-{Highest}; auth scheme {Scheme}")]
+    private static partial void LogListening(ILogger logger, ushort port, string v4, string v6, ushort lowest, ushort highest, Relay.Core.Auth.AuthScheme scheme);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "No public address configured: using the default-route addresses IPv4 {V4}, IPv6 {V6} (set --public-ip4-addr/--public-ip6-addr to choose)")]
+    private static partial void LogDiscovered(ILogger logger, string v4, string v6);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "IPv6 disabled: cannot bind {Endpoint} ({Reason})")]
+    private static partial void LogListenerSkipped(ILogger logger, string endpoint, string reason);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "UDP data plane stopped; all sockets closed")]
+    private static partial void LogStopped(ILogger logger);
+}
+
+/// <summary>A start-up failure with a message meant for the operator (no stack trace needed).</summary>
+public sealed class RelayStartupException(string message) : Exception(message);
