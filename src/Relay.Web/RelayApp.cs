@@ -16,9 +16,9 @@ public static class RelayApp
     /// Settings are parsed again when the container first needs them, so test hosts that add configuration
     /// (WebApplicationFactory) are honoured too.
     /// </summary>
-    public static WebApplication Build(IReadOnlyDictionary<string, string?> values, Action<WebApplicationBuilder>? customize = null)
+    public static WebApplication Build(IReadOnlyDictionary<string, string?> values, string[] hostArgs, Action<WebApplicationBuilder>? customize = null)
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ApplicationName = typeof(RelayApp).Assembly.GetName().Name });
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = hostArgs });
         builder.Configuration.AddInMemoryCollection(values);
 
         var early = builder.Configuration.GetSection(RelayOptions.Section).Get<RelayOptions>() ?? new RelayOptions();

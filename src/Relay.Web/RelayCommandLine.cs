@@ -12,9 +12,16 @@ namespace Relay.Web;
 /// </summary>
 public static class RelayCommandLine
 {
+    private static readonly HashSet<string> HostKeys = new(StringComparer.OrdinalIgnoreCase) { "environment", "contentRoot", "applicationName", "urls" };
+
     public static int Run(string[] args, Func<string, string?>? environment = null, Action<WebApplicationBuilder>? customize = null)
     {
         environment ??= Environment.GetEnvironmentVariable;
+
+        // ASP.NET Core configuration arguments ("--Relay:ListenPort=0", "--environment=Development"; what test hosts
+        // pass) go to the host's configuration; everything else must be a known flag.
+        string[] hostArgs = args.Where(IsHostConfiguration).ToArray();
+        args = args.Where(a => !IsHostConfiguration(a)).ToArray();
         var flags = RelayFlags.CreateOptions();
         var token = new Argument<string?>("TOKEN") { Arity = ArgumentArity.ZeroOrOne, Description = "Portal token (prefer FIREZONE_TOKEN)." };
         var name = new Argument<string?>("NAME") { Arity = ArgumentArity.ZeroOrOne, Description = "Relay name (prefer FIREZONE_NAME)." };
@@ -51,12 +58,24 @@ public static class RelayCommandLine
                 values[$"{RelayOptions.Section}:{nameof(RelayOptions.Name)}"] = n;
             }
 
-            return RunRelay(values, customize);
+            return RunRelay(values, hostArgs, customize);
         });
         return root.Parse(args).Invoke();
     }
 
-    private static int RunRelay(Dictionary<string, string?> values, Action<WebApplicationBuilder>? customize)
+    private static bool IsHostConfiguration(string arg)
+    {
+        int eq = arg.IndexOf('=', StringComparison.Ordinal);
+        if (!arg.StartsWith("--", StringComparison.Ordinal) || eq <= 2)
+        {
+            return false;
+        }
+
+        string key = arg[2..eq];
+        return key.Contains(':', StringComparison.Ordinal) || HostKeys.Contains(key) || key.Equals(RelayOptions.Section, StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static int RunRelay(Dictionary<string, string?> values, string[] hostArgs, Action<WebApplicationBuilder>? customize)
     {
         // Validate up front so a bad flag stops the relay with every problem listed, before anything binds.
         var options = new RelayOptions();
@@ -73,7 +92,7 @@ public static class RelayCommandLine
 
         try
         {
-            using var app = RelayApp.Build(values, customize);
+            using var app = RelayApp.Build(values, hostArgs, customize);
             app.Run();
             return 0;
         }

@@ -108,7 +108,7 @@ public sealed partial class RelayServer
         {
             port = reservation.Port.Value; // held by the reservation; now held by the allocation
             _reservations.Remove(reservation.Token);
-            reservation.Removed = true;
+            _timers.Cancel(reservation);
         }
         else if (!_ports.TryAcquire(even: hasEvenPort, pair: reservePair, request.Now, out port))
         {
@@ -257,7 +257,7 @@ public sealed partial class RelayServer
     {
         if (allocation.ReservationToken is { } token && _reservations.Remove(token, out Reservation? reservation))
         {
-            reservation.Removed = true;
+            _timers.Cancel(reservation);
             _ports.Release(reservation.Port.Value);
         }
 
@@ -384,7 +384,7 @@ public sealed partial class RelayServer
             return;
         }
 
-        allocation.Removed = true;
+        _timers.Cancel(allocation);
         foreach (RelayCommand command in allocation.PendingCommands)
         {
             _pendingOwners.Remove(command); // still executed, in order: bind, then the free below
@@ -401,12 +401,12 @@ public sealed partial class RelayServer
 
             _channelsByClient.Remove((allocation.Client, channel.Number.Value));
             _channelsByPeer.Remove((allocation.Port, channel.Peer));
-            channel.Removed = true;
+            _timers.Cancel(channel);
         }
 
         foreach (Permission permission in allocation.Permissions.Values)
         {
-            permission.Removed = true;
+            _timers.Cancel(permission);
             _permissions--;
         }
 

@@ -185,7 +185,7 @@ public sealed partial class RelayServer
 
     private void RemovePermission(Permission permission)
     {
-        permission.Removed = true;
+        _timers.Cancel(permission);
         if (permission.Allocation.Permissions.Remove(permission.Peer))
         {
             _permissions--;
@@ -206,7 +206,7 @@ public sealed partial class RelayServer
             return;
         }
 
-        channel.Removed = true;
+        _timers.Cancel(channel);
         allocation.ChannelsByNumber.Remove(channel.Number.Value);
         allocation.ChannelsByPeer.Remove(channel.Peer);
         _channelsByClient.Remove((allocation.Client, channel.Number.Value));

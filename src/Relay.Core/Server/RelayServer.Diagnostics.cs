@@ -3,6 +3,9 @@ namespace Relay.Core.Server;
 // Self-checks of the engine's indexes, for property tests and debugging. Not on any packet path.
 public sealed partial class RelayServer
 {
+    /// <summary>Entries in the timer heap, live or stale (bounded by twice the live objects).</summary>
+    internal int TimerEntries => _timers.Count;
+
     /// <summary>Describes every way the engine's indexes disagree with each other (empty when consistent).</summary>
     internal List<string> FindInconsistencies()
     {

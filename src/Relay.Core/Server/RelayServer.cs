@@ -129,7 +129,7 @@ public sealed partial class RelayServer
                 case Reservation reservation:
                     _reservations.Remove(reservation.Token);
                     _ports.Release(reservation.Port.Value);
-                    reservation.Removed = true;
+                    _timers.Cancel(reservation);
                     break;
             }
         }

@@ -18,24 +18,72 @@ internal abstract class Timed
 /// <summary>
 /// A min-heap of deadlines with lazy deletion: refreshing an object only moves its <see cref="Timed.Deadline"/>;
 /// when a stale entry surfaces it is re-queued at the current deadline. Only a deadline that moves earlier needs a
-/// new entry. This keeps <see cref="RelayServer.PollTimeout"/> O(1) and a refresh O(1).
+/// new entry. This keeps <see cref="RelayServer.PollTimeout"/> O(1) and a refresh O(1). Entries of cancelled or
+/// superseded objects are dead weight that would keep deleted allocations alive until their old deadline (an
+/// Allocate/Refresh(0) loop could pin memory for an hour), so the heap is rebuilt whenever they outnumber the live
+/// ones: memory stays within twice the live objects, at amortised O(1) per cancellation.
 /// </summary>
 internal sealed class TimerQueue
 {
+    private const int CompactionFloor = 256;
+
     private readonly PriorityQueue<Timed, long> _heap = new();
+    private int _stale;
 
     public int Count => _heap.Count;
+
+    /// <summary>Entries that no longer belong to a live schedule (for tests).</summary>
+    public int StaleCount => _stale;
 
     public void Schedule(Timed item)
     {
         Instant deadline = item.Deadline;
-        if (item.ScheduledAt is { } at && at <= deadline)
+        if (item.ScheduledAt is { } at)
         {
-            return; // an entry at or before the deadline exists; it re-queues itself when it surfaces
+            if (at <= deadline)
+            {
+                return; // an entry at or before the deadline exists; it re-queues itself when it surfaces
+            }
+
+            _stale++; // the later entry is superseded by the one below
         }
 
         item.ScheduledAt = deadline;
         _heap.Enqueue(item, deadline.UnixMilliseconds);
+        CompactIfMostlyStale();
+    }
+
+    /// <summary>Drops the object's schedule: it is gone (deleted allocation, removed channel...).</summary>
+    public void Cancel(Timed item)
+    {
+        item.Removed = true;
+        if (item.ScheduledAt is not null)
+        {
+            item.ScheduledAt = null;
+            _stale++;
+            CompactIfMostlyStale();
+        }
+    }
+
+    private void CompactIfMostlyStale()
+    {
+        if (_stale < CompactionFloor || _stale * 2 < _heap.Count)
+        {
+            return;
+        }
+
+        var live = new List<(Timed, long)>(_heap.Count - _stale);
+        foreach (var (item, at) in _heap.UnorderedItems)
+        {
+            if (item.ScheduledAt?.UnixMilliseconds == at)
+            {
+                live.Add((item, at));
+            }
+        }
+
+        _heap.Clear();
+        _heap.EnqueueRange(live);
+        _stale = 0;
     }
 
     public Instant? Peek() => _heap.TryPeek(out _, out long at) ? new Instant(at) : null;
@@ -48,7 +96,8 @@ internal sealed class TimerQueue
             _heap.Dequeue();
             if (item.ScheduledAt?.UnixMilliseconds != at)
             {
-                continue; // superseded by an earlier entry
+                _stale = Math.Max(0, _stale - 1);
+                continue; // cancelled, or superseded by an earlier entry
             }
 
             item.ScheduledAt = null;

@@ -36,6 +36,7 @@ internal sealed partial class RelayEventLoop : IDisposable
     private readonly ConcurrentQueue<Action> _work = new();
     private readonly Thread _thread;
     private volatile bool _stopping;
+    private int _disposed;
     private int _allocationSockets;
     private long _sendErrors;
     private long _loopErrors;
@@ -98,19 +99,19 @@ internal sealed partial class RelayEventLoop : IDisposable
         return completion.Task;
     }
 
-    public void Stop()
+    /// <summary>Stops the thread; returns false if it did not exit in time (its memory must then not be freed).</summary>
+    public bool Stop()
     {
         _stopping = true;
         _epoll.Wake();
-        if (_thread.IsAlive && Thread.CurrentThread != _thread)
-        {
-            _thread.Join(TimeSpan.FromSeconds(5));
-        }
+        bool exited = !_thread.IsAlive || Thread.CurrentThread == _thread || _thread.Join(TimeSpan.FromSeconds(10));
 
-        while (_work.TryDequeue(out Action? pending))
+        while (exited && _work.TryDequeue(out Action? pending))
         {
             pending(); // completes with the engine's answer; nothing else runs any more
         }
+
+        return exited;
     }
 
     private void Run()
@@ -299,7 +300,11 @@ internal sealed partial class RelayEventLoop : IDisposable
 
     public void Dispose()
     {
-        Stop();
+        if (Interlocked.Exchange(ref _disposed, 1) != 0 || !Stop())
+        {
+            return; // already disposed, or the thread is stuck: leaking beats freeing memory it may still touch
+        }
+
         for (int port = 0; port < 65536; port++)
         {
             Free((ushort)port, IpFamily.V4);

@@ -118,18 +118,17 @@ internal sealed partial class UdpRelayService : IHostedService, IDisposable
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_loop is not null)
+        if (Interlocked.Exchange(ref _loop, null) is { } loop)
         {
             _runtime.Detach();
-            _loop.Dispose();
-            _loop = null;
+            loop.Dispose();
             LogStopped(_logger);
         }
 
         return Task.CompletedTask;
     }
 
-    public void Dispose() => _loop?.Dispose();
+    public void Dispose() => Interlocked.Exchange(ref _loop, null)?.Dispose();
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Listening for STUN/TURN on UDP port {Port}; public IPv4 {V4}, IPv6 {V6}; relay ports {Lowest}-{Highest}; auth scheme {Scheme}")]
     private static partial void LogListening(ILogger logger, ushort port, string v4, string v6, ushort lowest, ushort highest, Relay.Core.Auth.AuthScheme scheme);

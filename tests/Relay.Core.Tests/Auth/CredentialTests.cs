@@ -2,6 +2,7 @@ using System.Text;
 using Relay.Core.Auth;
 using Relay.Core.Stun;
 using Relay.Core.Tests.Support;
+using Relay.TestSupport;
 using Relay.Core.Time;
 
 namespace Relay.Core.Tests.Auth;

@@ -72,6 +72,25 @@ public class CodecProperties
     }
 
     [Fact]
+    public void Crc32_slicing_matches_the_bytewise_definition()
+    {
+        Gen.Byte.Array[0, 300].Sample(data =>
+        {
+            uint crc = 0xFFFF_FFFF;
+            foreach (byte b in data)
+            {
+                crc ^= b;
+                for (int k = 0; k < 8; k++)
+                {
+                    crc = (crc & 1) != 0 ? 0xEDB8_8320u ^ (crc >> 1) : crc >> 1;
+                }
+            }
+
+            Assert.Equal(~crc, Crc32.Compute(data));
+        });
+    }
+
+    [Fact]
     public void Channel_data_headers_round_trip()
     {
         Gen.Select(Gen.UShort[0x4000, 0x7FFF], Gen.Byte.Array[0, 300], Gen.Int[0, 3]).Sample((channel, payload, padding) =>

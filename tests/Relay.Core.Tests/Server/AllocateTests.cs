@@ -4,6 +4,7 @@ using Relay.Core.Net;
 using Relay.Core.Server;
 using Relay.Core.Stun;
 using Relay.Core.Tests.Support;
+using Relay.TestSupport;
 
 namespace Relay.Core.Tests.Server;
 

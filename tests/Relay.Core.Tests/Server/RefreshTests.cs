@@ -3,6 +3,7 @@ using Relay.Core.Net;
 using Relay.Core.Server;
 using Relay.Core.Stun;
 using Relay.Core.Tests.Support;
+using Relay.TestSupport;
 
 namespace Relay.Core.Tests.Server;
 
@@ -105,6 +106,24 @@ public class RefreshTests
         Assert.True(client.Refresh(0).IsSuccess);
         var frees = relay.History.OfType<FreeAllocation>().ToList();
         Assert.Equal([new FreeAllocation(port, IpFamily.V4), new FreeAllocation(port, IpFamily.V6)], frees);
+    }
+
+    [Fact]
+    public void Deleted_allocations_do_not_pile_up_in_the_timer_heap()
+    {
+        var client = _relay.Client("198.51.100.7:40000");
+        for (int i = 0; i < 3000; i++)
+        {
+            client.Allocate(spec => spec.Lifetime(3600));
+            client.CreatePermission("192.0.2.10:1");
+            client.ChannelBind(0x4000, "192.0.2.10:5000");
+            Assert.True(client.Refresh(0).IsSuccess);
+            _relay.Drain();
+        }
+
+        // Every allocation, permission and channel above is gone; their heap entries must not keep them alive.
+        Assert.InRange(_relay.Server.TimerEntries, 0, 600);
+        Assert.Empty(_relay.Server.FindInconsistencies());
     }
 
     [Fact]

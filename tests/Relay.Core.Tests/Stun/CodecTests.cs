@@ -3,6 +3,7 @@ using System.Text;
 using Relay.Core.Net;
 using Relay.Core.Stun;
 using Relay.Core.Tests.Support;
+using Relay.TestSupport;
 
 namespace Relay.Core.Tests.Stun;
 

@@ -4,35 +4,34 @@ using Relay.Core.Net;
 using Relay.Core.Server;
 using Relay.Core.Stun;
 
+using Relay.TestSupport;
+
 namespace Relay.Core.Tests.Support;
 
 /// <summary>A TURN client on one 5-tuple with valid credentials for the relay's scheme.</summary>
 public sealed class TestClient
 {
     private readonly TestRelay _relay;
+    private readonly TurnSigner _signer;
 
     public TestClient(TestRelay relay, ClientSocket socket, string user, long expiry)
     {
         _relay = relay;
         Socket = socket;
-        Username = $"{expiry}:{user}";
-        Password = relay.Options.AuthScheme == AuthScheme.Firezone
-            ? FirezoneCredentials.GeneratePassword(TestRelay.Secret, (ulong)expiry, user)
-            : TurnRestCredentials.GeneratePassword(TestRelay.Secret, Username);
-        Realm = relay.Options.Realm;
+        _signer = new TurnSigner(relay.Options.AuthScheme, TestRelay.Secret, user, expiry, relay.Options.Realm);
     }
 
     public ClientSocket Socket { get; }
 
-    public string Username { get; set; }
+    public string Username { get => _signer.Username; set => _signer.Username = value; }
 
-    public string Password { get; set; }
+    public string Password { get => _signer.Password; set => _signer.Password = value; }
 
-    public string Realm { get; set; }
+    public string Realm { get => _signer.Realm; set => _signer.Realm = value; }
 
-    public string? Nonce { get; set; }
+    public string? Nonce { get => _signer.Nonce; set => _signer.Nonce = value; }
 
-    public byte[] Key => StunIntegrity.LongTermKey(Username, Realm, Password);
+    public byte[] Key => _signer.Key;
 
     /// <summary>Fetches a nonce with an unauthenticated Allocate (the 401 challenge).</summary>
     public ParsedMessage Challenge()
@@ -52,8 +51,7 @@ public sealed class TestClient
             Challenge();
         }
 
-        spec.Add(StunAttr.Username, Username).Add(StunAttr.Realm, Realm).Add(StunAttr.Nonce, Nonce!);
-        return spec.Build(Key, kind, fingerprint);
+        return _signer.Sign(spec, kind, fingerprint);
     }
 
     /// <summary>Like a real client, retry once with the fresh nonce of a 438 (unless turned off).</summary>

@@ -5,6 +5,8 @@ using Relay.Core.Server;
 using Relay.Core.Stun;
 using Relay.Core.Time;
 
+using Relay.TestSupport;
+
 namespace Relay.Core.Tests.Support;
 
 /// <summary>

@@ -1,9 +1,10 @@
+using Xunit;
 using System.Buffers.Binary;
 using System.Text;
 using Relay.Core.Net;
 using Relay.Core.Stun;
 
-namespace Relay.Core.Tests.Support;
+namespace Relay.TestSupport;
 
 /// <summary>A STUN message under construction in a test: attributes as plain byte arrays.</summary>
 public sealed class MessageSpec

@@ -1,0 +1,75 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Time.Testing;
+using Relay.Web.Udp;
+
+namespace Relay.Web.Tests.Support;
+
+/// <summary>
+/// The real relay host in-process: HTTP through the test server, UDP on real loopback sockets (listen port 0, so
+/// parallel hosts never collide). Time is a <see cref="FakeTimeProvider"/> so expiry can be tested without waiting.
+/// </summary>
+public sealed class RelayFactory : WebApplicationFactory<Program>
+{
+    public const string Secret = "4c98bf59c99b3e467ecd7cf9d6b3e5279645fca59be67bc5bb4af3cf653761ab";
+
+    private static int _nextRange;
+
+    public RelayFactory(Dictionary<string, string?>? overrides = null)
+    {
+        // Each host gets its own slice of 61000-65000 for allocations, outside Linux's ephemeral range.
+        int slice = Interlocked.Increment(ref _nextRange) % 40;
+        Settings = new Dictionary<string, string?>
+        {
+            ["PublicIp4Addr"] = "127.0.0.1",
+            ["PublicIp6Addr"] = "::1",
+            ["BindIp4Addr"] = "127.0.0.1",
+            ["BindIp6Addr"] = "::1",
+            ["ListenPort"] = "0",
+            ["LowestPort"] = (61000 + (slice * 100)).ToString(),
+            ["HighestPort"] = (61000 + (slice * 100) + 99).ToString(),
+            ["RelaySecret"] = Secret,
+            ["AllowLoopbackPeers"] = "true",
+            ["LogFilter"] = "warn",
+        };
+        foreach (var (key, value) in overrides ?? [])
+        {
+            Settings[key] = value;
+        }
+    }
+
+    public Dictionary<string, string?> Settings { get; }
+
+    public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
+
+    public RelayRuntime Runtime => Services.GetRequiredService<RelayRuntime>();
+
+    public IPEndPoint ListenV4 => new(IPAddress.Loopback, Runtime.ListenPort);
+
+    public IPEndPoint ListenV6 => new(IPAddress.IPv6Loopback, Runtime.ListenPort);
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        foreach (var (key, value) in Settings)
+        {
+            builder.UseSetting($"Relay:{key}", value);
+        }
+
+        builder.ConfigureServices(services =>
+        {
+            services.RemoveAll<TimeProvider>();
+            services.AddSingleton<TimeProvider>(Time);
+        });
+    }
+
+    /// <summary>Moves time forward and lets the data plane act on it (expiries) before returning.</summary>
+    public async Task AdvanceAsync(TimeSpan span)
+    {
+        Time.Advance(span);
+        await Runtime.InvokeAsync((engine, now) => engine.PollTimeout()); // wakes the loop; it runs its timers next round
+        await Runtime.InvokeAsync((engine, now) => 0);
+    }
+}

@@ -1,0 +1,156 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using Relay.Core.Auth;
+using Relay.Core.Net;
+using Relay.Core.Stun;
+using Relay.TestSupport;
+
+namespace Relay.Web.Tests.Support;
+
+/// <summary>A TURN client over a real UDP socket on loopback, with bounded waits.</summary>
+public sealed class UdpTurnClient : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(3);
+    private readonly Socket _socket;
+    private readonly IPEndPoint _server;
+
+    public UdpTurnClient(IPEndPoint server, string user = "client", AuthScheme scheme = AuthScheme.Firezone, string secret = RelayFactory.Secret)
+    {
+        _server = server;
+        _socket = new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        _socket.Bind(new IPEndPoint(server.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Loopback : IPAddress.IPv6Loopback, 0));
+        Signer = new TurnSigner(scheme, secret, user, DateTimeOffset.UtcNow.AddDays(1).ToUnixTimeSeconds());
+    }
+
+    public TurnSigner Signer { get; }
+
+    public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
+
+    /// <summary>Sends an authenticated request (fetching or renewing the nonce as a real client does).</summary>
+    public async Task<ParsedMessage> RequestAsync(Func<MessageSpec> build)
+    {
+        if (Signer.Nonce is null)
+        {
+            var challenge = await ExchangeAsync(new MessageSpec(StunMethod.Allocate).RequestedTransport().Build());
+            Assert.Equal(401, challenge.ErrorCode);
+            Signer.Nonce = challenge.GetString(StunAttr.Nonce);
+        }
+
+        var response = await ExchangeAsync(Signer.Sign(build()));
+        if (response.ErrorCode == 438)
+        {
+            Signer.Nonce = response.GetString(StunAttr.Nonce);
+            response = await ExchangeAsync(Signer.Sign(build()));
+        }
+
+        return response;
+    }
+
+    public async Task<ParsedMessage> ExchangeAsync(byte[] request)
+    {
+        byte[] transactionId = request[8..20];
+        await _socket.SendToAsync(request, _server);
+        while (true)
+        {
+            byte[] datagram = await ReceiveAsync();
+            if (datagram.Length >= 20 && datagram[0] < 4 && datagram.AsSpan(8, 12).SequenceEqual(transactionId))
+            {
+                return Msg.Parse(datagram);
+            }
+        }
+    }
+
+    public async Task<TransportAddress> AllocateAsync(IpFamily? family = null)
+    {
+        var response = await RequestAsync(() =>
+        {
+            var spec = new MessageSpec(StunMethod.Allocate).RequestedTransport();
+            if (family is { } f)
+            {
+                spec.Family(StunAttr.RequestedAddressFamily, f);
+            }
+
+            return spec;
+        });
+        Assert.True(response.IsSuccess, $"Allocate failed: {response}");
+        return response.GetXorAddress(StunAttr.XorRelayedAddress)!.Value;
+    }
+
+    public async Task ChannelBindAsync(ushort channel, IPEndPoint peer)
+    {
+        var response = await RequestAsync(() => new MessageSpec(StunMethod.ChannelBind).ChannelNumber(channel).Peer(peer.ToString()));
+        Assert.True(response.IsSuccess, $"ChannelBind failed: {response}");
+    }
+
+    public async Task CreatePermissionAsync(IPEndPoint peer)
+    {
+        var response = await RequestAsync(() => new MessageSpec(StunMethod.CreatePermission).Peer(peer.ToString()));
+        Assert.True(response.IsSuccess, $"CreatePermission failed: {response}");
+    }
+
+    public Task<ParsedMessage> RefreshAsync(uint lifetime) => RequestAsync(() => new MessageSpec(StunMethod.Refresh).Lifetime(lifetime));
+
+    public async Task SendChannelDataAsync(ushort channel, byte[] payload)
+    {
+        var datagram = new byte[4 + payload.Length];
+        BinaryPrimitives.WriteUInt16BigEndian(datagram, channel);
+        BinaryPrimitives.WriteUInt16BigEndian(datagram.AsSpan(2), (ushort)payload.Length);
+        payload.CopyTo(datagram, 4);
+        await _socket.SendToAsync(datagram, _server);
+    }
+
+    public async Task SendIndicationAsync(IPEndPoint peer, byte[] payload) =>
+        await _socket.SendToAsync(new MessageSpec(StunMethod.Send, StunClass.Indication).Peer(peer.ToString()).Add(StunAttr.Data, payload).Build(), _server);
+
+    public async Task<byte[]> ReceiveAsync(TimeSpan? timeout = null)
+    {
+        var buffer = new byte[65536];
+        using var cancel = new CancellationTokenSource(timeout ?? Timeout);
+        var result = await _socket.ReceiveFromAsync(buffer, new IPEndPoint(_server.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Any : IPAddress.IPv6Any, 0), cancel.Token);
+        return buffer[..result.ReceivedBytes];
+    }
+
+    /// <summary>True when nothing arrives within <paramref name="wait"/>.</summary>
+    public async Task<bool> NothingArrivesAsync(TimeSpan wait)
+    {
+        try
+        {
+            await ReceiveAsync(wait);
+            return false;
+        }
+        catch (OperationCanceledException)
+        {
+            return true;
+        }
+    }
+
+    public void Dispose() => _socket.Dispose();
+}
+
+/// <summary>A UDP peer on loopback: what the client relays to.</summary>
+public sealed class UdpPeer : IDisposable
+{
+    private readonly Socket _socket;
+
+    public UdpPeer(AddressFamily family)
+    {
+        _socket = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
+        _socket.Bind(new IPEndPoint(family == AddressFamily.InterNetwork ? IPAddress.Loopback : IPAddress.IPv6Loopback, 0));
+    }
+
+    public IPEndPoint EndPoint => (IPEndPoint)_socket.LocalEndPoint!;
+
+    public async Task<(byte[] Data, IPEndPoint From)> ReceiveAsync(TimeSpan? timeout = null)
+    {
+        var buffer = new byte[65536];
+        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(3));
+        var any = new IPEndPoint(_socket.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Any : IPAddress.IPv6Any, 0);
+        var result = await _socket.ReceiveFromAsync(buffer, any, cancel.Token);
+        return (buffer[..result.ReceivedBytes], (IPEndPoint)result.RemoteEndPoint);
+    }
+
+    public Task SendAsync(byte[] data, TransportAddress to) => _socket.SendToAsync(data, to.ToIPEndPoint());
+
+    public void Dispose() => _socket.Dispose();
+}
