@@ -101,6 +101,11 @@ public static class RelayCommandLine
             Console.Error.WriteLine("error: " + Unwrap(exception).Message);
             return 2;
         }
+        catch (Exception exception) when (exception is not HostAbortedException)
+        {
+            Console.Error.WriteLine("error: the relay failed to start: " + exception);
+            return 2;
+        }
     }
 
     private static Exception Unwrap(Exception exception) =>

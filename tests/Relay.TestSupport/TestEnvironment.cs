@@ -47,6 +47,12 @@ public static class TestEnvironment
         return missing.Count == 0 ? null : string.Join(", ", missing);
     }
 
+    /// <summary>The loud skip reason outside CI, or null (run; and fail if something is missing).</summary>
+    public static string? SkipReason(bool root, string[] tools) =>
+        !IsCi && Missing(root, tools) is { } missing
+            ? $"SKIPPED (not CI): needs {missing}. Run 'sudo bash .ci/run' to install; under CI=true this test fails instead of skipping."
+            : null;
+
     /// <summary>Fails the test with a clear message when a requirement is missing (the CI path).</summary>
     public static void Require(bool root = false, params string[] tools)
     {
@@ -60,10 +66,12 @@ public static class TestEnvironment
 /// <summary>A fact that needs root and/or commands: skipped loudly when they are missing, except under CI=true.</summary>
 public sealed class RequiresFactAttribute : FactAttribute
 {
+    private bool _root;
+
     public RequiresFactAttribute(params string[] tools)
     {
         Tools = tools;
-        UpdateSkip();
+        Skip = TestEnvironment.SkipReason(false, tools);
     }
 
     public string[] Tools { get; }
@@ -74,16 +82,31 @@ public sealed class RequiresFactAttribute : FactAttribute
         set
         {
             _root = value;
-            UpdateSkip();
+            Skip = TestEnvironment.SkipReason(value, Tools);
         }
     }
+}
 
+/// <summary>The theory counterpart of <see cref="RequiresFactAttribute"/>.</summary>
+public sealed class RequiresTheoryAttribute : TheoryAttribute
+{
     private bool _root;
 
-    private void UpdateSkip()
+    public RequiresTheoryAttribute(params string[] tools)
     {
-        Skip = !TestEnvironment.IsCi && TestEnvironment.Missing(_root, Tools) is { } missing
-            ? $"SKIPPED (not CI): needs {missing}. Run 'sudo bash .ci/run' to install; under CI=true this test fails instead of skipping."
-            : null;
+        Tools = tools;
+        Skip = TestEnvironment.SkipReason(false, tools);
+    }
+
+    public string[] Tools { get; }
+
+    public bool Root
+    {
+        get => _root;
+        set
+        {
+            _root = value;
+            Skip = TestEnvironment.SkipReason(value, Tools);
+        }
     }
 }

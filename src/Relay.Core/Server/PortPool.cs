@@ -16,12 +16,16 @@ internal sealed class PortPool
     private readonly Dictionary<ushort, Instant> _quarantine = new();
     private readonly IRandomSource _random;
 
-    public PortPool(ushort lowest, ushort highest, IRandomSource random)
+    private readonly ushort? _excluded;
+
+    /// <param name="excluded">A port in the range that is never handed out (the listening port, when the OS chose it there).</param>
+    public PortPool(ushort lowest, ushort highest, IRandomSource random, ushort? excluded = null)
     {
         Lowest = lowest;
         Highest = highest;
         _held = new bool[highest - lowest + 1];
         _random = random;
+        _excluded = excluded;
     }
 
     public ushort Lowest { get; }
@@ -96,7 +100,7 @@ internal sealed class PortPool
 
     private bool IsUsable(ushort port, Instant now)
     {
-        if (_held[port - Lowest])
+        if (_held[port - Lowest] || port == _excluded)
         {
             return false;
         }

@@ -56,7 +56,7 @@ public sealed partial class RelayServer
         _credentials = CredentialScheme.Create(options.AuthScheme, options.RelaySecret ?? random.NextHexSecret());
         _nonces = new StatelessNonces(random, options.NonceLifetime);
         _peerPolicy = new PeerPolicy(options.AllowLoopbackPeers, options.ListenPort, options.PublicIPv4, options.PublicIPv6);
-        _ports = new PortPool(options.LowestPort, options.HighestPort, random);
+        _ports = new PortPool(options.LowestPort, options.HighestPort, random, excluded: options.ListenPort);
         _realmBytes = System.Text.Encoding.UTF8.GetBytes(options.Realm);
     }
 

@@ -91,11 +91,6 @@ public sealed class RelayServerOptions
             throw new ArgumentException($"The relay port range {LowestPort}-{HighestPort} is empty or starts at 0.", nameof(LowestPort));
         }
 
-        if (ListenPort >= LowestPort && ListenPort <= HighestPort)
-        {
-            throw new ArgumentException($"The listen port {ListenPort} lies inside the relay port range {LowestPort}-{HighestPort}.", nameof(ListenPort));
-        }
-
         if (RelaySecret is not null && RelaySecret.Length == 0)
         {
             throw new ArgumentException("The relay secret must not be empty.", nameof(RelaySecret));

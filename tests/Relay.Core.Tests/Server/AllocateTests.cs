@@ -298,6 +298,19 @@ public class AllocateTests
     }
 
     [Fact]
+    public void The_listening_port_is_never_handed_out_when_it_lies_in_the_range()
+    {
+        var defaults = TestRelay.DefaultOptions();
+        var relay = new TestRelay(new RelayServerOptions
+        {
+            PublicIPv4 = defaults.PublicIPv4, RelaySecret = TestRelay.Secret, LowestPort = 50000, HighestPort = 50002, ListenPort = 50001,
+        });
+        var ports = Enumerable.Range(0, 2).Select(i => relay.Client($"198.51.100.7:{40000 + i}", salt: $"u{i}")).Select(c => c.AllocatedPort(c.Allocate()).Value).ToList();
+        Assert.DoesNotContain((ushort)50001, ports);
+        Assert.Equal(508, relay.Client("198.51.100.7:40009", salt: "late").Request(TestClient.AllocateSpec()).ErrorCode);
+    }
+
+    [Fact]
     public void A_bind_failure_moves_the_allocation_to_another_port_before_the_client_hears_of_it()
     {
         var client = _relay.Client("198.51.100.7:40000");

@@ -1,0 +1,27 @@
+# firezone-relay: build in the .NET SDK image, run on the ASP.NET runtime image as a non-root user.
+#   docker build -t firezone-relay .
+#   docker run --rm --network host -e PUBLIC_IP4_ADDR=203.0.113.10 firezone-relay
+
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+# Project files first so the restore layer is cached across source edits.
+COPY Directory.Build.props ./
+COPY src/Relay.Core/Relay.Core.csproj src/Relay.Core/
+COPY src/Relay.Web/Relay.Web.csproj src/Relay.Web/
+RUN dotnet restore src/Relay.Web/Relay.Web.csproj
+COPY src/ src/
+RUN dotnet publish src/Relay.Web/Relay.Web.csproj -c Release -o /app --no-restore
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0
+# libbpf1 for the XDP fast path; curl for the health check.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libbpf1 curl \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /app ./
+# STUN/TURN, the relay port range, and /healthz, /readyz, /metrics. The admin API stays on 127.0.0.1:9999.
+EXPOSE 3478/udp 49152-65535/udp 8080
+# The image's non-root user (ports above 1024 need no privileges; XDP needs CAP_NET_ADMIN and CAP_BPF granted at run time).
+USER $APP_UID
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 CMD curl --fail --silent http://127.0.0.1:8080/healthz || exit 1
+ENTRYPOINT ["/app/firezone-relay"]

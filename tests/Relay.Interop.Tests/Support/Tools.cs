@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Text;
+using Relay.TestSupport;
+
+namespace Relay.Interop.Tests.Support;
+
+/// <summary>Runs the interop kit's scripts and coturn's tools, bounded in time, in a private state directory.</summary>
+public sealed class Tools : IDisposable
+{
+    public const string Uclient = "turnutils_uclient";
+    public const string StunClient = "turnutils_stunclient";
+    public const string Peer = "turnutils_peer";
+
+    private readonly DirectoryInfo _home = Directory.CreateTempSubdirectory("relay-interop-");
+    private readonly List<Process> _background = new();
+
+    public string Home => _home.FullName;
+
+    public async Task<(int Code, string Output)> RunAsync(string file, IEnumerable<string> args, TimeSpan timeout, Dictionary<string, string>? environment = null)
+    {
+        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        info.Environment["INTEROP_HOME"] = Home;
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
+        using var process = Process.Start(info)!;
+        var output = new StringBuilder();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {string.Join(' ', args)} ran longer than {timeout}:\n{output}");
+        }
+
+        process.WaitForExit();
+        lock (output)
+        {
+            return (process.ExitCode, output.ToString());
+        }
+    }
+
+    /// <summary>Runs a script of tests/interop with bash; returns its exit code and output.</summary>
+    public Task<(int Code, string Output)> ScriptAsync(string script, string[] args, TimeSpan timeout, Dictionary<string, string>? environment = null)
+    {
+        TestEnvironment.Require(tools: ["bash"]);
+        return RunAsync("bash", [Path.Combine(Repository.Interop, script), .. args], timeout, environment);
+    }
+
+    /// <summary>Starts coturn's UDP echo peer on loopback (both families); killed on dispose.</summary>
+    public async Task<int> StartEchoPeerAsync()
+    {
+        TestEnvironment.Require(tools: [Peer]);
+        int port = RelayProcess.FreeUdpPort();
+        var info = new ProcessStartInfo(Peer) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string arg in new[] { "-L", "127.0.0.1", "-L", "::1", "-p", port.ToString() })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var peer = Process.Start(info)!;
+        peer.OutputDataReceived += (_, _) => { };
+        peer.ErrorDataReceived += (_, _) => { };
+        peer.BeginOutputReadLine();
+        peer.BeginErrorReadLine();
+        _background.Add(peer);
+        await Task.Delay(300); // it binds immediately; give it a moment to be scheduled
+        Assert.False(peer.HasExited, "turnutils_peer exited at once");
+        return port;
+    }
+
+    public void Dispose()
+    {
+        foreach (var process in _background)
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit(5000);
+            }
+
+            process.Dispose();
+        }
+
+        _home.Delete(recursive: true);
+    }
+}
