@@ -1,8 +1,10 @@
-using Microsoft.Extensions.Options;
+using Relay.Web.Admin;
 using Relay.Web.Configuration;
 using Relay.Web.Credentials;
 using Relay.Web.Health;
 using Relay.Web.Logging;
+using Relay.Web.Metrics;
+using Relay.Web.Portal;
 using Relay.Web.Stats;
 using Relay.Web.Udp;
 
@@ -12,37 +14,39 @@ namespace Relay.Web;
 public static class RelayApp
 {
     /// <summary>
-    /// Creates the application from configuration values (command line and environment, already merged).
-    /// Settings are parsed again when the container first needs them, so test hosts that add configuration
-    /// (WebApplicationFactory) are honoured too.
+    /// Creates the application from configuration values (command line and environment, already merged) and
+    /// host arguments (ASP.NET Core <c>--Key=Value</c> configuration, which is how test hosts pass settings).
     /// </summary>
     public static WebApplication Build(IReadOnlyDictionary<string, string?> values, string[] hostArgs, Action<WebApplicationBuilder>? customize = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = hostArgs });
         builder.Configuration.AddInMemoryCollection(values);
 
-        var early = builder.Configuration.GetSection(RelayOptions.Section).Get<RelayOptions>() ?? new RelayOptions();
-        var logFilter = new DynamicLogFilter(LogFilter.TryParse(early.LogFilter, out var filter, out _) ? filter : LogFilter.Default);
-        ConfigureLogging(builder, early, logFilter);
+        var options = builder.Configuration.GetSection(RelayOptions.Section).Get<RelayOptions>() ?? new RelayOptions();
+        var settings = RelaySettings.Parse(options, out var errors) ?? throw new RelayConfigurationException(errors);
+        var logFilter = new DynamicLogFilter(settings.LogFilter);
+        ConfigureLogging(builder, settings, logFilter);
 
-        builder.Services.AddOptions<RelayOptions>().Bind(builder.Configuration.GetSection(RelayOptions.Section));
-        builder.Services.AddSingleton(sp => ResolveSettings(sp.GetRequiredService<IOptions<RelayOptions>>().Value, logFilter));
+        builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(logFilter);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<RelayRuntime>();
         builder.Services.AddSingleton<RelayEventLog>();
         builder.Services.AddHostedService<UdpRelayService>();
+        builder.Services.AddRelayPortal();
         builder.Services.AddHostedService<StandaloneAnnouncer>();
         builder.Services.AddHostedService<StatsReporter>();
+        builder.Services.AddProblemDetails();
+        builder.Services.AddRelayOpenApi();
+        builder.AddRelayTelemetry(settings);
         builder.Services.Configure<HostOptions>(o =>
         {
             o.ShutdownTimeout = TimeSpan.FromSeconds(10);
             o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.StopHost;
         });
 
-        builder.WebHost.ConfigureKestrel((context, kestrel) =>
+        builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            var settings = kestrel.ApplicationServices.GetRequiredService<RelaySettings>();
             kestrel.Listen(settings.HealthCheckEndpoint);
             if (!settings.ControlEndpoint.Equals(settings.HealthCheckEndpoint))
             {
@@ -54,21 +58,20 @@ public static class RelayApp
 
         customize?.Invoke(builder);
         var app = builder.Build();
+        app.Services.GetRequiredService<RelayRuntime>().UseLifetime(app.Lifetime);
+        app.UseRouting();
+        app.UseMiddleware<PlaneMiddleware>();
+        app.UseRelaySwaggerUi();
         app.MapHealthEndpoints();
+        app.MapRelayMetrics();
+        app.MapAdminEndpoints();
         return app;
     }
 
-    private static RelaySettings ResolveSettings(RelayOptions options, DynamicLogFilter logFilter)
-    {
-        var settings = RelaySettings.Parse(options, out var errors) ?? throw new RelayConfigurationException(errors);
-        logFilter.Update(settings.LogFilter);
-        return settings;
-    }
-
-    private static void ConfigureLogging(WebApplicationBuilder builder, RelayOptions options, DynamicLogFilter filter)
+    private static void ConfigureLogging(WebApplicationBuilder builder, RelaySettings settings, DynamicLogFilter filter)
     {
         builder.Logging.ClearProviders();
-        if (string.Equals(options.LogFormat, "json", StringComparison.OrdinalIgnoreCase))
+        if (settings.LogFormat == LogFormat.Json)
         {
             builder.Logging.AddJsonConsole(o =>
             {

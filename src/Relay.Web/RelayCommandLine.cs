@@ -8,7 +8,8 @@ namespace Relay.Web;
 /// <summary>
 /// The <c>firezone-relay</c> command line: flags with environment fallbacks and <c>--help</c>, positional TOKEN and
 /// NAME for compatibility with the reference, and the <c>credentials</c> subcommand. Exit codes: 0 after a clean
-/// shutdown, 1 for an unknown or malformed flag, 2 for invalid settings or a failed start.
+/// shutdown, 1 for an unknown or malformed flag, 2 for invalid settings or a failed start, 3 when the portal refuses
+/// the relay (bad token, join error, token expired) or cannot be joined in time.
 /// </summary>
 public static class RelayCommandLine
 {
@@ -71,8 +72,11 @@ public static class RelayCommandLine
             return false;
         }
 
+        // Sectioned keys, the host's own keys, and environment-style names (OTEL_SERVICE_NAME...): none can be a
+        // misspelt flag, since flags are lower-case.
         string key = arg[2..eq];
-        return key.Contains(':', StringComparison.Ordinal) || HostKeys.Contains(key) || key.Equals(RelayOptions.Section, StringComparison.OrdinalIgnoreCase);
+        return key.Contains(':', StringComparison.Ordinal) || HostKeys.Contains(key) || key.Equals(RelayOptions.Section, StringComparison.OrdinalIgnoreCase)
+            || key.All(c => char.IsAsciiLetterUpper(c) || char.IsAsciiDigit(c) || c == '_');
     }
 
     private static int RunRelay(Dictionary<string, string?> values, string[] hostArgs, Action<WebApplicationBuilder>? customize)
@@ -93,8 +97,14 @@ public static class RelayCommandLine
         try
         {
             using var app = RelayApp.Build(values, hostArgs, customize);
+            var runtime = app.Services.GetRequiredService<RelayRuntime>(); // before Run: it disposes the container
             app.Run();
-            return 0;
+            if (runtime.ExitCode != 0)
+            {
+                Console.Error.WriteLine("error: " + runtime.ExitReason);
+            }
+
+            return runtime.ExitCode;
         }
         catch (Exception exception) when (Unwrap(exception) is RelayStartupException or RelayConfigurationException or IOException)
         {

@@ -118,6 +118,24 @@ public class CommandLineTests
     }
 
     [Fact]
+    public async Task Json_log_format_writes_one_json_object_per_line()
+    {
+        using var relay = await RelayProcess.StartLoopbackAsync("--log-format", "json");
+        await relay.TerminateAsync();
+        var lines = relay.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.True(lines.Length > 3, relay.Output);
+        foreach (string line in lines)
+        {
+            var entry = JsonDocument.Parse(line).RootElement;
+            Assert.True(entry.TryGetProperty("Timestamp", out _));
+            Assert.True(entry.TryGetProperty("LogLevel", out _));
+            Assert.True(entry.TryGetProperty("Category", out _));
+        }
+
+        Assert.Contains(lines, l => l.Contains("\"Port\":", StringComparison.Ordinal) && l.Contains("Listening for STUN/TURN", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Standalone_mode_logs_test_credentials_that_the_relay_accepts()
     {
         using var relay = await RelayProcess.StartLoopbackAsync("--relay-secret", new string('a', 64));

@@ -183,3 +183,9 @@ public sealed class ParsedMessage
 
     public override string ToString() => $"{Method} {Class} {ErrorCode} [{string.Join(", ", Attributes.Select(a => $"0x{a.Type:X4}"))}]";
 }
+
+/// <summary>Ready-made messages.</summary>
+public static class MessageSpecFactory
+{
+    public static byte[] Binding() => new MessageSpec(Relay.Core.Stun.StunMethod.Binding).Build();
+}

@@ -103,6 +103,50 @@ public sealed class RelayingTests : IClassFixture<RelayingTests.Host>
     }
 
     [Fact]
+    public async Task A_flooding_peer_does_not_starve_another_allocation()
+    {
+        using var busyClient = new UdpTurnClient(_relay.ListenV4, user: "busy");
+        using var quietClient = new UdpTurnClient(_relay.ListenV4, user: "quiet");
+        using var busyPeer = new UdpPeer(AddressFamily.InterNetwork);
+        using var quietPeer = new UdpPeer(AddressFamily.InterNetwork);
+        TransportAddress busyRelay = await busyClient.AllocateAsync();
+        TransportAddress quietRelay = await quietClient.AllocateAsync();
+        await busyClient.ChannelBindAsync(0x4000, busyPeer.EndPoint);
+        await quietClient.ChannelBindAsync(0x4000, quietPeer.EndPoint);
+
+        // 20,000 datagrams at the busy allocation while the quiet one gets 100, interleaved.
+        var flood = Task.Run(async () =>
+        {
+            var payload = new byte[200];
+            for (int i = 0; i < 20_000; i++)
+            {
+                await busyPeer.SendAsync(payload, busyRelay);
+            }
+        });
+        for (int i = 0; i < 100; i++)
+        {
+            await quietPeer.SendAsync(BitConverter.GetBytes(i), quietRelay);
+            await Task.Delay(1);
+        }
+
+        await flood;
+        int received = 0;
+        try
+        {
+            while (received < 100)
+            {
+                await quietClient.ReceiveAsync(TimeSpan.FromMilliseconds(500));
+                received++;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        Assert.True(received >= 98, $"the quiet allocation got {received} of 100 datagrams while another was flooded");
+    }
+
+    [Fact]
     public async Task Malformed_datagrams_are_survived()
     {
         using var client = new UdpTurnClient(_relay.ListenV4, user: "garbage");

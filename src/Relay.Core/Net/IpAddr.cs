@@ -64,7 +64,7 @@ public readonly struct IpAddr : IEquatable<IpAddr>
 
     public static bool TryParse(string? text, out IpAddr address)
     {
-        if (IPAddress.TryParse(text, out var ip) && ip.ScopeId == 0)
+        if (IPAddress.TryParse(text, out var ip) && (ip.AddressFamily == AddressFamily.InterNetwork || ip.ScopeId == 0))
         {
             address = FromIPAddress(ip);
             return true;

@@ -1,4 +1,6 @@
+using Relay.Web.Admin;
 using Relay.Web.Configuration;
+using Relay.Web.Portal;
 using Relay.Web.Udp;
 
 namespace Relay.Web.Health;
@@ -13,20 +15,21 @@ public static class HealthEndpoints
 
     public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/healthz", (RelayRuntime runtime, RelaySettings settings) =>
-                Results.Json(new HealthStatus("ok", runtime.UdpReady, PortalState(runtime, settings))))
-            .WithName("Liveness").WithTags("Health").ExcludeFromDescription();
+        endpoints.MapGet("/healthz", (RelayRuntime runtime, PortalStatus portal) =>
+                Results.Json(new HealthStatus("ok", runtime.UdpReady, PortalText(portal))))
+            .WithName("Liveness").WithTags("Health").ExcludeFromDescription().OnPlane(Plane.Public);
 
-        endpoints.MapGet("/readyz", (RelayRuntime runtime, RelaySettings settings) =>
+        endpoints.MapGet("/readyz", (RelayRuntime runtime, RelaySettings settings, PortalStatus portal) =>
             {
                 bool ready = runtime.UdpReady && (!settings.PortalMode || runtime.PortalJoined);
-                var status = new HealthStatus(ready ? "ready" : "not ready", runtime.UdpReady, PortalState(runtime, settings));
+                var status = new HealthStatus(ready ? "ready" : "not ready", runtime.UdpReady, PortalText(portal));
                 return Results.Json(status, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
             })
-            .WithName("Readiness").WithTags("Health").ExcludeFromDescription();
+            .WithName("Readiness").WithTags("Health").ExcludeFromDescription().OnPlane(Plane.Public);
         return endpoints;
     }
 
-    private static string PortalState(RelayRuntime runtime, RelaySettings settings) =>
-        !settings.PortalMode ? "standalone" : runtime.PortalJoined ? "joined" : "not joined";
+    /// <summary>"standalone", or the portal connection's state: "connecting", "joined", "disconnected".</summary>
+    public static string PortalText(PortalStatus portal) =>
+        !portal.Enabled ? "standalone" : portal.State.ToString().ToLowerInvariant();
 }

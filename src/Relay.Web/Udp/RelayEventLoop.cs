@@ -1,8 +1,11 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using Relay.Core.Net;
 using Relay.Core.Server;
+using Relay.Core.Stun;
 using Relay.Core.Time;
+using Relay.Web.Metrics;
 using Relay.Web.Udp.Native;
 
 namespace Relay.Web.Udp;
@@ -23,6 +26,7 @@ internal sealed partial class RelayEventLoop : IDisposable
     private const int MaxWaitMs = 1000;
 
     private readonly RelayServer _engine;
+    private readonly RelayMetrics _metrics;
     private readonly RelayClock _clock;
     private readonly ILogger _logger;
     private readonly IPAddress _bindV4;
@@ -41,9 +45,10 @@ internal sealed partial class RelayEventLoop : IDisposable
     private long _sendErrors;
     private long _loopErrors;
 
-    public RelayEventLoop(RelayServer engine, RelayClock clock, UdpSocket? listenV4, UdpSocket? listenV6, IPAddress bindV4, IPAddress bindV6, ILogger logger)
+    public RelayEventLoop(RelayServer engine, RelayMetrics metrics, RelayClock clock, UdpSocket? listenV4, UdpSocket? listenV6, IPAddress bindV4, IPAddress bindV6, ILogger logger)
     {
         _engine = engine;
+        _metrics = metrics;
         _clock = clock;
         _listenV4 = listenV4;
         _listenV6 = listenV6;
@@ -200,6 +205,12 @@ internal sealed partial class RelayEventLoop : IDisposable
             }
 
             Span<byte> datagram = _batch.Slot(i).Slice(ReceiveBatch.Headroom, _batch.Length(i));
+            if (datagram.Length >= StunConstants.HeaderLength && datagram[0] < 4 && RelayMetrics.Tracing.HasListeners())
+            {
+                TraceRequest(datagram, source, now); // control plane only: a STUN message with someone listening
+                continue;
+            }
+
             ClientRoute route = _engine.HandleClientInput(datagram, new ClientSocket(source), now);
             if (route.ShouldRelay)
             {
@@ -207,6 +218,10 @@ internal sealed partial class RelayEventLoop : IDisposable
                 if (relay is null || relay.SendTo(datagram.Slice(route.PayloadOffset, route.PayloadLength), route.Peer.Address) != 0)
                 {
                     _sendErrors++;
+                }
+                else
+                {
+                    _metrics.PacketSize(route.PayloadLength);
                 }
             }
         }
@@ -225,7 +240,8 @@ internal sealed partial class RelayEventLoop : IDisposable
             }
 
             Span<byte> slot = _batch.Slot(i);
-            PeerRoute route = _engine.HandlePeerInput(slot, ReceiveBatch.Headroom, _batch.Length(i), new PeerSocket(source), new AllocationPort(port), now);
+            int length = _batch.Length(i);
+            PeerRoute route = _engine.HandlePeerInput(slot, ReceiveBatch.Headroom, length, new PeerSocket(source), new AllocationPort(port), now);
             if (route.ShouldSend)
             {
                 UdpSocket? listen = route.Client.Family == IpFamily.V4 ? _listenV4 : _listenV6;
@@ -233,11 +249,34 @@ internal sealed partial class RelayEventLoop : IDisposable
                 {
                     _sendErrors++;
                 }
+                else
+                {
+                    _metrics.PacketSize(length);
+                }
             }
         }
     }
 
-    private void ExecuteCommands(Instant now)
+    /// <summary>Handles one STUN message inside a span (Allocate, ChannelBind...) tagged with its outcome.</summary>
+    private void TraceRequest(Span<byte> datagram, TransportAddress source, Instant now)
+    {
+        var method = (StunMethod)StunMessageType.Method((ushort)((datagram[0] << 8) | datagram[1]));
+        using Activity? activity = RelayMetrics.Tracing.StartActivity("turn " + method.ToString().ToLowerInvariant(), ActivityKind.Server);
+        activity?.SetTag("stun.method", method.ToString()).SetTag("network.peer.family", source.Family == IpFamily.V4 ? "ipv4" : "ipv6");
+        ClientRoute route = _engine.HandleClientInput(datagram, new ClientSocket(source), now);
+        if (route.ShouldRelay) // a Send indication
+        {
+            UdpSocket? relay = route.Peer.Family == IpFamily.V4 ? _allocationsV4[route.Port.Value] : _allocationsV6[route.Port.Value];
+            if (relay is null || relay.SendTo(datagram.Slice(route.PayloadOffset, route.PayloadLength), route.Peer.Address) != 0)
+            {
+                _sendErrors++;
+            }
+        }
+
+        ExecuteCommands(now, activity);
+    }
+
+    private void ExecuteCommands(Instant now, Activity? activity = null)
     {
         while (_engine.PollCommand() is { } command)
         {
@@ -248,6 +287,13 @@ internal sealed partial class RelayEventLoop : IDisposable
                     if (listen is null || listen.SendTo(send.Payload, send.Client.Address) != 0)
                     {
                         _sendErrors++;
+                    }
+
+                    _metrics.Response(send.Method, send.ErrorCode);
+                    if (activity is not null)
+                    {
+                        activity.SetTag("stun.error_code", send.ErrorCode);
+                        activity.SetStatus(send.ErrorCode is 0 or 401 or 438 ? ActivityStatusCode.Ok : ActivityStatusCode.Error);
                     }
 
                     break;

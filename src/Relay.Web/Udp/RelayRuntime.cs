@@ -11,6 +11,7 @@ namespace Relay.Web.Udp;
 public sealed class RelayRuntime
 {
     private RelayEventLoop? _loop;
+    private IHostApplicationLifetime? _lifetime;
 
     public bool UdpReady => _loop is { IsRunning: true };
 
@@ -42,6 +43,29 @@ public sealed class RelayRuntime
     }
 
     internal void Detach() => _loop = null;
+
+    /// <summary>The exit code the process ends with (0 unless a component asked for a failure exit).</summary>
+    public int ExitCode { get; private set; }
+
+    /// <summary>Why the relay is exiting with a failure, when it is.</summary>
+    public string? ExitReason { get; private set; }
+
+    internal void UseLifetime(IHostApplicationLifetime lifetime) => _lifetime = lifetime;
+
+    /// <summary>
+    /// Stops the relay and makes the process exit with <paramref name="code"/> (a fatal condition such as a refused
+    /// portal login). The first request wins.
+    /// </summary>
+    public void RequestExit(int code, string reason)
+    {
+        if (ExitCode == 0)
+        {
+            ExitCode = code;
+            ExitReason = reason;
+        }
+
+        _lifetime?.StopApplication();
+    }
 
     public Task<T> InvokeAsync<T>(Func<RelayServer, Instant, T> action) =>
         _loop is { } loop ? loop.InvokeAsync(action) : Task.FromException<T>(new InvalidOperationException("The UDP data plane is not running."));

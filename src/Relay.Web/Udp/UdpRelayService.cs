@@ -4,6 +4,7 @@ using Relay.Core.Net;
 using Relay.Core.Randomness;
 using Relay.Core.Server;
 using Relay.Web.Configuration;
+using Relay.Web.Metrics;
 using Relay.Web.Udp.Native;
 
 namespace Relay.Web.Udp;
@@ -17,16 +18,19 @@ internal sealed partial class UdpRelayService : IHostedService, IDisposable
     private readonly RelaySettings _settings;
     private readonly RelayRuntime _runtime;
     private readonly RelayEventLog _eventLog;
+    private readonly RelayMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<UdpRelayService> _logger;
     private readonly ILoggerFactory _loggers;
     private RelayEventLoop? _loop;
 
-    public UdpRelayService(RelaySettings settings, RelayRuntime runtime, RelayEventLog eventLog, TimeProvider time, ILoggerFactory loggers)
+    public UdpRelayService(RelaySettings settings, RelayRuntime runtime, RelayEventLog eventLog, RelayMetrics metrics, TimeProvider time, ILoggerFactory loggers)
     {
         _settings = settings;
         _runtime = runtime;
         _eventLog = eventLog;
+        _metrics = metrics;
+        _eventLog.Add(metrics);
         _time = time;
         _loggers = loggers;
         _logger = loggers.CreateLogger<UdpRelayService>();
@@ -72,7 +76,7 @@ internal sealed partial class UdpRelayService : IHostedService, IDisposable
         };
         IRandomSource random = _settings.RngSeed is { } seed ? new SeededRandom(seed) : new SecureRandomSource();
         var engine = new RelayServer(options, random, _eventLog);
-        _loop = new RelayEventLoop(engine, new RelayClock(_time), listenV4, listenV6, _settings.BindIp4, _settings.BindIp6,
+        _loop = new RelayEventLoop(engine, _metrics, new RelayClock(_time), listenV4, listenV6, _settings.BindIp4, _settings.BindIp6,
             _loggers.CreateLogger("Relay.Web.Udp.RelayEventLoop"));
         _runtime.Attach(_loop, publicV4, publicV6, port);
         _loop.Start();

@@ -24,6 +24,8 @@ public class IpAddrTests
         Assert.False(IpAddr.TryParse("fe80::1%2", out _));
         Assert.False(IpAddr.TryParse("not an address", out _));
         Assert.True(IpAddr.TryParse("fe80::1", out _));
+        Assert.True(IpAddr.TryParse("192.0.2.1", out var v4));
+        Assert.True(v4.IsV4);
     }
 
     [Fact]

@@ -43,6 +43,9 @@ public sealed class RelayFactory : WebApplicationFactory<Program>
 
     public Dictionary<string, string?> Settings { get; }
 
+    /// <summary>Configuration outside the Relay section (OTEL_* variables and the like).</summary>
+    public Dictionary<string, string?> HostSettings { get; } = new();
+
     public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
 
     public RelayRuntime Runtime => Services.GetRequiredService<RelayRuntime>();
@@ -56,6 +59,11 @@ public sealed class RelayFactory : WebApplicationFactory<Program>
         foreach (var (key, value) in Settings)
         {
             builder.UseSetting($"Relay:{key}", value);
+        }
+
+        foreach (var (key, value) in HostSettings)
+        {
+            builder.UseSetting(key, value);
         }
 
         builder.ConfigureServices(services =>

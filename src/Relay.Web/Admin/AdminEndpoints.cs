@@ -1,0 +1,269 @@
+using System.Globalization;
+using System.Net;
+using System.Reflection;
+using Relay.Core.Auth;
+using Relay.Core.Net;
+using Relay.Core.Server;
+using Relay.Web.Configuration;
+using Relay.Web.Credentials;
+using Relay.Web.Health;
+using Relay.Web.Logging;
+using Relay.Web.Portal;
+using Relay.Web.Udp;
+
+namespace Relay.Web.Admin;
+
+/// <summary>
+/// The admin REST API on the control endpoint: allocations (list, get, evict), test credentials, status, the eBPF
+/// map dump and the runtime log filter. Errors are RFC 7807 problem+json. Everything reads engine snapshots taken
+/// on the data-plane thread, so nothing here touches the packet path.
+/// </summary>
+public static class AdminEndpoints
+{
+    public const int DefaultPageSize = 100;
+    public const int MaxPageSize = 1000;
+
+    private static readonly string Version =
+        typeof(AdminEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+
+    private static readonly DateTimeOffset StartedAt = DateTimeOffset.UtcNow;
+
+    public static IEndpointRouteBuilder MapAdminEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        var admin = endpoints.MapGroup("/admin").WithTags("Admin").OnPlane(Plane.Control);
+
+        admin.MapGet("/allocations", ListAllocations)
+            .WithName("ListAllocations")
+            .WithSummary("List allocations")
+            .WithDescription("Every allocation in ascending id order, with its client, username, relayed addresses, lifetime, permissions, channels and traffic. Filter with `username` (exact), `client` (ip or ip:port) and `peer` (ip or ip:port, matched against permissions and channels); page with `limit` (1-1000, default 100) and the `cursor` returned by the previous page.")
+            .Produces<AllocationPage>()
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+
+        admin.MapGet("/allocations/{id:long}", GetAllocation)
+            .WithName("GetAllocation")
+            .WithSummary("Get one allocation")
+            .WithDescription("The allocation with this id; 404 when there is none (it expired, was deleted or never existed).")
+            .Produces<AllocationModel>()
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
+        admin.MapDelete("/allocations/{id:long}", EvictAllocation)
+            .WithName("EvictAllocation")
+            .WithSummary("Evict one allocation")
+            .WithDescription("Frees the allocation now: its channel bindings are removed, its relay port is closed, and the client's next request gets 437 (Allocation Mismatch).")
+            .Produces(StatusCodes.Status204NoContent)
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
+        admin.MapDelete("/allocations", EvictUser)
+            .WithName("EvictUserAllocations")
+            .WithSummary("Evict all allocations of a user")
+            .WithDescription("Evicts every allocation created with `username`. The parameter is required: this endpoint never evicts everything.")
+            .Produces<EvictionResult>()
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+
+        admin.MapPost("/credentials", MintCredentials)
+            .WithName("MintCredentials")
+            .WithSummary("Mint test credentials")
+            .WithDescription("A username and password for the active auth scheme, valid for `ttlSeconds`, plus this relay's TURN URLs: enough to test the relay with any TURN client or browser.")
+            .Accepts<CredentialsRequest>("application/json")
+            .Produces<CredentialsResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+
+        admin.MapGet("/status", Status)
+            .WithName("Status")
+            .WithSummary("Relay status")
+            .WithDescription("Version, mode and portal state, addresses and ports, and live allocation, channel and permission counts.")
+            .Produces<StatusModel>();
+
+        admin.MapGet("/ebpf/maps", EbpfDisabled)
+            .WithName("DumpEbpfMaps")
+            .WithSummary("Dump the XDP maps")
+            .WithDescription("Every XDP map with decoded keys and values. 409 while eBPF offloading is not enabled.")
+            .ProducesProblem(StatusCodes.Status409Conflict);
+
+        admin.MapGet("/ebpf/stats", EbpfDisabled)
+            .WithName("EbpfStats")
+            .WithSummary("XDP statistics")
+            .WithDescription("Packets and bytes the XDP program relayed, and why it passed or dropped others. 409 while eBPF offloading is not enabled.")
+            .ProducesProblem(StatusCodes.Status409Conflict);
+
+        endpoints.MapPost("/log_filter", SetLogFilter)
+            .WithTags("Logging")
+            .OnPlane(Plane.Control)
+            .WithName("SetLogFilter")
+            .WithSummary("Change the log filter")
+            .WithDescription("Replaces the log filter at runtime with RUST_LOG-style directives, e.g. `info` or `warn,relay=debug`. 400 when they do not parse.")
+            .Produces<LogFilterModel>()
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+
+        return endpoints;
+    }
+
+    private static async Task<IResult> ListAllocations(
+        RelayRuntime runtime, TimeProvider time, string? username = null, string? client = null, string? peer = null, int? limit = null, string? cursor = null)
+    {
+        int size = limit ?? DefaultPageSize;
+        if (size is < 1 or > MaxPageSize)
+        {
+            return BadRequest($"limit must be between 1 and {MaxPageSize}; it was {size}.");
+        }
+
+        long after = 0;
+        if (cursor is not null && (!long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out after) || after < 0))
+        {
+            return BadRequest($"cursor '{cursor}' is not one this API returned.");
+        }
+
+        if (!AddressFilter.TryParse(client, out var clientFilter) || !AddressFilter.TryParse(peer, out var peerFilter))
+        {
+            return BadRequest($"'{(AddressFilter.TryParse(client, out _) ? peer : client)}' is not an IP address or ip:port.");
+        }
+
+        var all = await runtime.InvokeAsync((engine, _) => engine.SnapshotAllocations());
+        var matching = all
+            .Where(a => username is null || a.Username == username)
+            .Where(a => clientFilter is null || clientFilter.Matches(a.Client.Address))
+            .Where(a => peerFilter is null || a.Channels.Any(c => peerFilter.Matches(c.Peer.Address)) || a.Permissions.Any(p => peerFilter.MatchesIp(p.Peer)))
+            .OrderBy(a => a.Id.Value)
+            .ToList();
+        var page = matching.Where(a => a.Id.Value > after).Take(size + 1).ToList();
+        DateTimeOffset now = time.GetUtcNow();
+        string? next = page.Count > size ? page[size - 1].Id.Value.ToString(CultureInfo.InvariantCulture) : null;
+        return Results.Ok(new AllocationPage(page.Take(size).Select(a => AllocationModel.From(a, now)).ToList(), next, matching.Count));
+    }
+
+    private static async Task<IResult> GetAllocation(long id, RelayRuntime runtime, TimeProvider time)
+    {
+        var snapshot = await runtime.InvokeAsync((engine, _) => engine.SnapshotAllocation(new AllocationId(id)));
+        return snapshot is null ? NotFound(id) : Results.Ok(AllocationModel.From(snapshot, time.GetUtcNow()));
+    }
+
+    private static async Task<IResult> EvictAllocation(long id, RelayRuntime runtime) =>
+        await runtime.InvokeAsync((engine, _) => engine.EvictAllocation(new AllocationId(id))) ? Results.NoContent() : NotFound(id);
+
+    private static async Task<IResult> EvictUser(RelayRuntime runtime, string? username = null)
+    {
+        if (string.IsNullOrEmpty(username))
+        {
+            return BadRequest("username is required: DELETE /admin/allocations?username=<username> evicts that user's allocations.");
+        }
+
+        return Results.Ok(new EvictionResult { Evicted = await runtime.InvokeAsync((engine, _) => engine.EvictUser(username)) });
+    }
+
+    private static IResult MintCredentials(CredentialsRequest? request, RelayRuntime runtime, RelaySettings settings, TimeProvider time)
+    {
+        int ttl = request?.TtlSeconds ?? 86400;
+        if (ttl is < 60 or > 31_536_000)
+        {
+            return BadRequest($"ttlSeconds must be between 60 and 31536000; it was {ttl}.");
+        }
+
+        string salt = request?.Salt ?? CredentialsCommand.RandomSalt();
+        if (salt.Length == 0 || (settings.AuthScheme == AuthScheme.Firezone && salt.Contains(':', StringComparison.Ordinal)))
+        {
+            return BadRequest("salt must be non-empty and, in the firezone scheme, contain no ':'.");
+        }
+
+        if (runtime.Engine is not { } engine)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Relay not running", detail: "The UDP data plane is not running.");
+        }
+
+        var minted = engine.Credentials.Mint(salt, time.GetUtcNow().AddSeconds(ttl), settings.Realm);
+        return Results.Ok(new CredentialsResponse { Username = minted.Username, Password = minted.Password, Realm = minted.Realm, ExpiresAt = minted.ExpiresAt, Urls = TurnUrls(runtime) });
+    }
+
+    private static IResult Status(RelayRuntime runtime, RelaySettings settings, PortalStatus portal)
+    {
+        RelayServer? engine = runtime.Engine;
+        PortalStatusSnapshot p = portal.Snapshot();
+        return Results.Ok(new StatusModel(
+            Version,
+            StartedAt,
+            settings.PortalMode ? "portal" : "standalone",
+            HealthEndpoints.PortalText(portal),
+            p.Enabled ? new PortalModel(p.Url, p.StateSince, p.LastJoinedAt, p.ReconnectCount, p.LastError, p.NextAttemptAt) : null,
+            new[] { runtime.PublicIp4, runtime.PublicIp6 }.OfType<IPAddress>().Select(a => a.ToString()).ToList(),
+            runtime.ListenPort,
+            $"{settings.LowestPort}-{settings.HighestPort}",
+            settings.AuthScheme == AuthScheme.Firezone ? "firezone" : "turn-rest",
+            engine?.AllocationCount ?? 0,
+            engine?.BoundChannelCount ?? 0,
+            engine?.PermissionCount ?? 0,
+            "userspace"));
+    }
+
+    private static IResult EbpfDisabled() => Results.Problem(
+        statusCode: StatusCodes.Status409Conflict,
+        title: "eBPF offloading is not enabled",
+        detail: "eBPF offloading is not enabled; start with --ebpf-offloading <iface>.");
+
+    private static IResult SetLogFilter(DynamicLogFilter filter, string? directives = null)
+    {
+        if (directives is null)
+        {
+            return BadRequest("directives is required, e.g. POST /log_filter?directives=info,relay=debug");
+        }
+
+        if (!LogFilter.TryParse(directives, out var parsed, out string? error))
+        {
+            return BadRequest(error!);
+        }
+
+        filter.Update(parsed);
+        return Results.Ok(new LogFilterModel { Directives = parsed.Text });
+    }
+
+    private static List<string> TurnUrls(RelayRuntime runtime)
+    {
+        var urls = new List<string>();
+        if (runtime.PublicIp4 is { } v4)
+        {
+            urls.Add($"turn:{v4}:{runtime.ListenPort}?transport=udp");
+        }
+
+        if (runtime.PublicIp6 is { } v6)
+        {
+            urls.Add($"turn:[{v6}]:{runtime.ListenPort}?transport=udp");
+        }
+
+        return urls;
+    }
+
+    private static IResult BadRequest(string detail) =>
+        Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid request", detail: detail);
+
+    private static IResult NotFound(long id) =>
+        Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Allocation not found", detail: $"No allocation has id {id}; it may have expired or been deleted.");
+
+    /// <summary>An IP address, optionally with a port.</summary>
+    private sealed record AddressFilter(IpAddr Ip, ushort? Port)
+    {
+        public static bool TryParse(string? text, out AddressFilter? filter)
+        {
+            filter = null;
+            if (string.IsNullOrEmpty(text))
+            {
+                return true;
+            }
+
+            if (IpAddr.TryParse(text.Trim('[', ']'), out IpAddr ip))
+            {
+                filter = new AddressFilter(ip, null);
+                return true;
+            }
+
+            if (IPEndPoint.TryParse(text, out IPEndPoint? endpoint) && endpoint.Port != 0)
+            {
+                filter = new AddressFilter(IpAddr.FromIPAddress(endpoint.Address), (ushort)endpoint.Port);
+                return true;
+            }
+
+            return false;
+        }
+
+        public bool Matches(TransportAddress address) => address.Address == Ip && (Port is null || Port == address.Port);
+
+        public bool MatchesIp(IpAddr address) => Port is null && address == Ip;
+    }
+}
