@@ -103,6 +103,47 @@ public sealed class RelayingTests : IClassFixture<RelayingTests.Host>
     }
 
     [Fact]
+    public async Task Bursts_keep_every_datagram_boundary_and_their_order_in_both_directions()
+    {
+        // Back-to-back datagrams land in one receive batch and leave as sendmmsg/GSO groups: same-size runs, a
+        // shorter last one, and size changes must all come out as the individual datagrams that went in.
+        using var client = new UdpTurnClient(_relay.ListenV4, user: "bursts");
+        using var peer = new UdpPeer(AddressFamily.InterNetwork);
+        TransportAddress relayed = await client.AllocateAsync();
+        await client.ChannelBindAsync(0x4002, peer.EndPoint);
+        int[] sizes = [.. Enumerable.Repeat(120, 40), 60, .. Enumerable.Repeat(120, 5), 1, 0, 1, 1, 0, .. Enumerable.Repeat(500, 20), 499, 1200];
+        byte[] Datagram(int index, int size) => Enumerable.Range(0, size).Select(i => (byte)(index + i)).ToArray();
+
+        long coalesced = _relay.Runtime.CoalescedDatagrams;
+        for (int i = 0; i < sizes.Length; i++)
+        {
+            await peer.SendAsync(Datagram(i, sizes[i]), relayed);
+        }
+
+        for (int i = 0; i < sizes.Length; i++)
+        {
+            byte[] received = await client.ReceiveAsync();
+            Assert.Equal(0x4002, BinaryPrimitives.ReadUInt16BigEndian(received));
+            Assert.Equal(sizes[i], BinaryPrimitives.ReadUInt16BigEndian(received.AsSpan(2)));
+            Assert.Equal(Datagram(i, sizes[i]), received[4..]);
+        }
+
+        for (int i = 0; i < sizes.Length; i++)
+        {
+            await client.SendChannelDataAsync(0x4002, Datagram(i, sizes[i]));
+        }
+
+        for (int i = 0; i < sizes.Length; i++)
+        {
+            var (data, from) = await peer.ReceiveAsync();
+            Assert.Equal(relayed.ToIPEndPoint(), from);
+            Assert.Equal(Datagram(i, sizes[i]), data);
+        }
+
+        Assert.True(_relay.Runtime.CoalescedDatagrams > coalesced, "no burst went out as a GSO group, so the grouping was not exercised");
+    }
+
+    [Fact]
     public async Task A_flooding_peer_does_not_starve_another_allocation()
     {
         using var busyClient = new UdpTurnClient(_relay.ListenV4, user: "busy");

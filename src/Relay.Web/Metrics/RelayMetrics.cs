@@ -53,6 +53,8 @@ public sealed class RelayMetrics : IRelayObserver, IDisposable
             "Payload bytes relayed, by data path, route and direction.");
         _meter.CreateObservableCounter("relay.dropped.packets", Dropped, "{packet}", "Datagrams dropped without a response, by reason.");
         _meter.CreateObservableCounter("relay.send.errors", () => runtime.SendErrors, "{packet}", "Datagrams the kernel refused to send.");
+        _meter.CreateObservableCounter("relay.send.gso_datagrams", () => runtime.CoalescedDatagrams, "{packet}",
+            "Relayed datagrams sent within a UDP GSO group (one trip through the kernel's send path per group).");
         _meter.CreateObservableGauge("relay.portal.state", () => PortalStates(portal), "{state}",
             "The portal connection's state: 1 for the current one of standalone, disconnected, connecting, joined; 0 for the others.");
         _meter.CreateObservableCounter("relay.portal.reconnects", () => portal.ReconnectCount, "{attempt}",

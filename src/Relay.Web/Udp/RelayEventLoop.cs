@@ -37,6 +37,7 @@ internal sealed partial class RelayEventLoop : IDisposable
     private readonly UdpSocket?[] _allocationsV6 = new UdpSocket?[65536];
     private readonly Epoll _epoll = new(256, WakeToken);
     private readonly ReceiveBatch _batch = new(PerSocketBudget);
+    private readonly SendBatch _sends = new(PerSocketBudget);
     private readonly ConcurrentQueue<Action> _work = new();
     private readonly Thread _thread;
     private volatile bool _stopping;
@@ -73,7 +74,10 @@ internal sealed partial class RelayEventLoop : IDisposable
     public int AllocationSocketCount => Volatile.Read(ref _allocationSockets);
 
     /// <summary>Datagrams the kernel refused to send (full send buffer, unreachable peer...).</summary>
-    public long SendErrors => Interlocked.Read(ref _sendErrors);
+    public long SendErrors => Interlocked.Read(ref _sendErrors) + _sends.Failures;
+
+    /// <summary>Datagrams that left in a UDP GSO group rather than one by one.</summary>
+    public long CoalescedDatagrams => _sends.Coalesced;
 
     public bool IsRunning => _thread.IsAlive && !_stopping;
 
@@ -215,17 +219,18 @@ internal sealed partial class RelayEventLoop : IDisposable
             if (route.ShouldRelay)
             {
                 UdpSocket? relay = route.Peer.Family == IpFamily.V4 ? _allocationsV4[route.Port.Value] : _allocationsV6[route.Port.Value];
-                if (relay is null || relay.SendTo(datagram.Slice(route.PayloadOffset, route.PayloadLength), route.Peer.Address) != 0)
+                if (relay is null)
                 {
                     _sendErrors++;
+                    continue;
                 }
-                else
-                {
-                    _metrics.PacketSize(route.PayloadLength);
-                }
+
+                _sends.Add(relay.Fd, datagram.Slice(route.PayloadOffset, route.PayloadLength), route.Peer.Address);
+                _metrics.PacketSize(route.PayloadLength);
             }
         }
 
+        _sends.Flush();
         ExecuteCommands(now);
     }
 
@@ -245,16 +250,18 @@ internal sealed partial class RelayEventLoop : IDisposable
             if (route.ShouldSend)
             {
                 UdpSocket? listen = route.Client.Family == IpFamily.V4 ? _listenV4 : _listenV6;
-                if (listen is null || listen.SendTo(slot.Slice(route.Offset, route.Length), route.Client.Address) != 0)
+                if (listen is null)
                 {
                     _sendErrors++;
+                    continue;
                 }
-                else
-                {
-                    _metrics.PacketSize(length);
-                }
+
+                _sends.Add(listen.Fd, slot.Slice(route.Offset, route.Length), route.Client.Address);
+                _metrics.PacketSize(length);
             }
         }
+
+        _sends.Flush();
     }
 
     /// <summary>Handles one STUN message inside a span (Allocate, ChannelBind...) tagged with its outcome.</summary>
@@ -278,6 +285,7 @@ internal sealed partial class RelayEventLoop : IDisposable
 
     private void ExecuteCommands(Instant now, Activity? activity = null)
     {
+        _sends.Flush(); // a command may close a socket whose descriptor a queued datagram names
         while (_engine.PollCommand() is { } command)
         {
             switch (command)
@@ -319,7 +327,7 @@ internal sealed partial class RelayEventLoop : IDisposable
         }
 
         IPAddress bind = create.Family == IpFamily.V4 ? _bindV4 : _bindV6;
-        UdpSocket? socket = UdpSocket.TryOpen(bind, port, create.DontFragment, bufferBytes: 0, out int errno);
+        UdpSocket? socket = UdpSocket.TryOpen(bind, port, create.DontFragment, UdpSocket.AllocationBufferBytes, out int errno);
         if (socket is null)
         {
             LogBindFailed(_logger, port, create.Family, Native.LibC.ErrorText(errno));
@@ -360,6 +368,7 @@ internal sealed partial class RelayEventLoop : IDisposable
         _listenV4?.Dispose();
         _listenV6?.Dispose();
         _batch.Dispose();
+        _sends.Dispose();
         _epoll.Dispose();
     }
 

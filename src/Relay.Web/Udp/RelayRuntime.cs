@@ -31,6 +31,8 @@ public sealed class RelayRuntime
 
     public long SendErrors => _loop?.SendErrors ?? 0;
 
+    public long CoalescedDatagrams => _loop?.CoalescedDatagrams ?? 0;
+
     public int AllocationSocketCount => _loop?.AllocationSocketCount ?? 0;
 
     internal void Attach(RelayEventLoop loop, IPAddress? v4, IPAddress? v6, ushort listenPort)

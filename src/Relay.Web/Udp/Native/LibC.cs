@@ -38,6 +38,10 @@ internal static unsafe partial class LibC
     public const int EFD_CLOEXEC = 0x80000;
 
     public const int EINTR = 4;
+    public const int EIO = 5;
+    public const int EINVAL = 22;
+    public const int EMSGSIZE = 90;
+    public const int EOPNOTSUPP = 95;
     public const int EAGAIN = 11;
     public const int EADDRINUSE = 98;
     public const int ECONNREFUSED = 111;
@@ -59,6 +63,9 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial nint sendto(int fd, byte* buffer, nuint length, int flags, byte* address, uint addressLength);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int sendmmsg(int fd, MMsgHdr* messages, uint count, int flags);
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int recvmmsg(int fd, MMsgHdr* messages, uint count, int flags, void* timeout);
