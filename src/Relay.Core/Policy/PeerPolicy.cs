@@ -23,22 +23,26 @@ public enum PeerDenial
 /// <para>
 /// Denied always: unspecified (0.0.0.0/8, ::), link-local (169.254/16 incl. the cloud metadata address, fe80::/10),
 /// multicast, 240/4 and broadcast, site-local fec0::/10, Teredo 2001::/32, port 0, and the relay's own listening
-/// port. Loopback is denied unless <see cref="AllowLoopback"/> (tests and single-machine use). Private ranges are
-/// allowed for now; refusing them by default belongs to the hardening work.
+/// port on any of its own addresses (public, loopback, or an interface address behind a cloud NAT): relaying there
+/// would feed the relay its own output as client traffic. Loopback is denied unless <see cref="AllowLoopback"/>
+/// (tests and single-machine use). Private ranges are allowed for now; refusing them by default belongs to the
+/// hardening work.
 /// </para>
 /// </summary>
 public sealed class PeerPolicy
 {
-    private readonly IpAddr? _publicV4;
-    private readonly IpAddr? _publicV6;
+    private readonly HashSet<IpAddr> _ownAddresses = new();
     private readonly ushort _listenPort;
 
-    public PeerPolicy(bool allowLoopback, ushort listenPort, IpAddr? publicV4 = null, IpAddr? publicV6 = null)
+    /// <param name="ownAddresses">The relay's addresses (public and interface ones); canonicalised here.</param>
+    public PeerPolicy(bool allowLoopback, ushort listenPort, IEnumerable<IpAddr>? ownAddresses = null)
     {
         AllowLoopback = allowLoopback;
         _listenPort = listenPort;
-        _publicV4 = publicV4;
-        _publicV6 = publicV6;
+        foreach (IpAddr address in ownAddresses ?? [])
+        {
+            _ownAddresses.Add(Canonicalize(address));
+        }
     }
 
     public bool AllowLoopback { get; }
@@ -58,7 +62,7 @@ public sealed class PeerPolicy
         }
 
         // Relaying to our own listening port would feed the relay its own output as "client" traffic.
-        bool ownAddress = ip == _publicV4 || ip == _publicV6 || IsLoopback(ip);
+        bool ownAddress = _ownAddresses.Contains(ip) || IsLoopback(ip);
         return ownAddress && peer.Port == _listenPort ? PeerDenial.RelayItself : PeerDenial.None;
     }
 

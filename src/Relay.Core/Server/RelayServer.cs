@@ -55,7 +55,8 @@ public sealed partial class RelayServer
         _observer = observer;
         _credentials = CredentialScheme.Create(options.AuthScheme, options.RelaySecret ?? random.NextHexSecret());
         _nonces = new StatelessNonces(random, options.NonceLifetime);
-        _peerPolicy = new PeerPolicy(options.AllowLoopbackPeers, options.ListenPort, options.PublicIPv4, options.PublicIPv6);
+        IEnumerable<IpAddr> own = [.. options.LocalAddresses, .. new[] { options.PublicIPv4, options.PublicIPv6 }.OfType<IpAddr>()];
+        _peerPolicy = new PeerPolicy(options.AllowLoopbackPeers, options.ListenPort, own);
         _ports = new PortPool(options.LowestPort, options.HighestPort, random, excluded: options.ListenPort);
         _realmBytes = System.Text.Encoding.UTF8.GetBytes(options.Realm);
     }

@@ -24,6 +24,12 @@ public sealed class RelayServerOptions
 
     public ushort ListenPort { get; init; } = 3478;
 
+    /// <summary>
+    /// The host's own interface addresses, besides the public ones (a cloud VM's private address behind its NAT).
+    /// No peer may be the listening port on any of them.
+    /// </summary>
+    public IReadOnlyList<IpAddr> LocalAddresses { get; init; } = [];
+
     public ushort LowestPort { get; init; } = 49152;
 
     public ushort HighestPort { get; init; } = 65535;

@@ -134,7 +134,9 @@ internal sealed partial class RelayEventLoop : IDisposable
             }
             catch (Exception exception)
             {
-                // A bug must not take the relay down: log (rate-limited by count) and keep serving.
+                // A bug must not take the relay down: log (rate-limited by count) and keep serving. Queued sends
+                // point into receive buffers the next round overwrites, so they are dropped, not sent.
+                _sends.Discard();
                 long errors = Interlocked.Increment(ref _loopErrors);
                 if (errors <= 10 || errors % 1000 == 0)
                 {

@@ -65,6 +65,7 @@ internal sealed partial class UdpRelayService : IHostedService, IDisposable
             PublicIPv4 = publicV4 is null ? null : IpAddr.FromIPAddress(publicV4),
             PublicIPv6 = publicV6 is null ? null : IpAddr.FromIPAddress(publicV6),
             ListenPort = port,
+            LocalAddresses = InterfaceAddresses(),
             LowestPort = _settings.LowestPort,
             HighestPort = _settings.HighestPort,
             AuthScheme = _settings.AuthScheme,
@@ -100,6 +101,31 @@ internal sealed partial class UdpRelayService : IHostedService, IDisposable
 
         LogDiscovered(_logger, v4?.ToString() ?? "none", v6?.ToString() ?? "none");
         return (v4, v6, false);
+    }
+
+    /// <summary>Every unicast address of this host's interfaces (the engine refuses them as peers on the listen port).</summary>
+    private static List<IpAddr> InterfaceAddresses()
+    {
+        var addresses = new List<IpAddr>();
+        try
+        {
+            foreach (var nic in System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces())
+            {
+                foreach (var unicast in nic.GetIPProperties().UnicastAddresses)
+                {
+                    if (unicast.Address.AddressFamily == AddressFamily.InterNetwork || unicast.Address.ScopeId == 0)
+                    {
+                        addresses.Add(IpAddr.FromIPAddress(unicast.Address));
+                    }
+                }
+            }
+        }
+        catch (System.Net.NetworkInformation.NetworkInformationException)
+        {
+            // Without the list the public and loopback addresses are still protected.
+        }
+
+        return addresses;
     }
 
     private UdpSocket? OpenListener(IPAddress bind, ushort port, bool mandatory)

@@ -5,7 +5,8 @@ namespace Relay.Core.Tests.Policy;
 
 public class PeerPolicyTests
 {
-    private static readonly PeerPolicy Strict = new(allowLoopback: false, listenPort: 3478, IpAddr.Parse("203.0.113.1"), IpAddr.Parse("2001:db8::1"));
+    private static readonly PeerPolicy Strict = new(allowLoopback: false, listenPort: 3478,
+        [IpAddr.Parse("203.0.113.1"), IpAddr.Parse("2001:db8::1"), IpAddr.Parse("10.0.0.5")]);
     private static readonly PeerPolicy Loopback = new(allowLoopback: true, listenPort: 3478);
 
     [Theory]
@@ -56,6 +57,9 @@ public class PeerPolicyTests
         Assert.Equal(PeerDenial.RelayItself, Strict.Check(TransportAddress.Parse("203.0.113.1:3478")));
         Assert.Equal(PeerDenial.RelayItself, Strict.Check(TransportAddress.Parse("[::ffff:203.0.113.1]:3478")));
         Assert.Equal(PeerDenial.RelayItself, Strict.Check(TransportAddress.Parse("[2001:db8::1]:3478")));
+        Assert.Equal(PeerDenial.RelayItself, Strict.Check(TransportAddress.Parse("10.0.0.5:3478"))); // the interface address behind a NAT
+        Assert.Equal(PeerDenial.None, Strict.Check(TransportAddress.Parse("10.0.0.5:50000")));
+        Assert.Equal(PeerDenial.None, Strict.Check(TransportAddress.Parse("10.0.0.6:3478")));
     }
 
     [Theory]

@@ -109,6 +109,21 @@ public class PermissionTests
     }
 
     [Fact]
+    public void The_relays_interface_addresses_are_refused_on_the_listening_port()
+    {
+        var defaults = TestRelay.DefaultOptions();
+        var relay = new TestRelay(new RelayServerOptions
+        {
+            PublicIPv4 = defaults.PublicIPv4, RelaySecret = TestRelay.Secret, LocalAddresses = [IpAddr.Parse("10.0.0.5")],
+        });
+        var client = relay.Client("198.51.100.7:40000");
+        client.Allocate();
+        Assert.Equal(403, client.ChannelBind(0x4000, "10.0.0.5:3478").ErrorCode);
+        Assert.Equal(403, client.CreatePermission("203.0.113.1:3478").ErrorCode);
+        Assert.True(client.ChannelBind(0x4000, "10.0.0.5:50000").IsSuccess); // another allocation of this relay
+    }
+
+    [Fact]
     public void A_peer_of_a_family_the_allocation_lacks_is_443()
     {
         var client = _relay.Client("198.51.100.7:40000");

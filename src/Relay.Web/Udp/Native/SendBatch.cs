@@ -73,6 +73,13 @@ internal sealed unsafe class SendBatch : IDisposable
         _nameLengths[i] = SockAddr.Write(destination, _names + (i * NameStride));
     }
 
+    /// <summary>Forgets what is queued (after an error left the receive buffers in an unknown state).</summary>
+    public void Discard()
+    {
+        Failures += _count;
+        _count = 0;
+    }
+
     /// <summary>Sends everything queued: per socket one sendmmsg of plain or GSO messages.</summary>
     public void Flush()
     {
