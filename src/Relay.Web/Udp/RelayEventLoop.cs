@@ -220,15 +220,7 @@ internal sealed partial class RelayEventLoop : IDisposable
             ClientRoute route = _engine.HandleClientInput(datagram, new ClientSocket(source), now);
             if (route.ShouldRelay)
             {
-                UdpSocket? relay = route.Peer.Family == IpFamily.V4 ? _allocationsV4[route.Port.Value] : _allocationsV6[route.Port.Value];
-                if (relay is null)
-                {
-                    _sendErrors++;
-                    continue;
-                }
-
-                _sends.Add(relay.Fd, datagram.Slice(route.PayloadOffset, route.PayloadLength), route.Peer.Address);
-                _metrics.PacketSize(route.PayloadLength);
+                QueueToPeer(datagram, route);
             }
         }
 
@@ -275,14 +267,24 @@ internal sealed partial class RelayEventLoop : IDisposable
         ClientRoute route = _engine.HandleClientInput(datagram, new ClientSocket(source), now);
         if (route.ShouldRelay) // a Send indication
         {
-            UdpSocket? relay = route.Peer.Family == IpFamily.V4 ? _allocationsV4[route.Port.Value] : _allocationsV6[route.Port.Value];
-            if (relay is null || relay.SendTo(datagram.Slice(route.PayloadOffset, route.PayloadLength), route.Peer.Address) != 0)
-            {
-                _sendErrors++;
-            }
+            QueueToPeer(datagram, route);
         }
 
-        ExecuteCommands(now, activity);
+        ExecuteCommands(now, activity); // flushes the queued send first
+    }
+
+    /// <summary>Queues the routed payload on the allocation's socket of the peer's family.</summary>
+    private void QueueToPeer(Span<byte> datagram, in ClientRoute route)
+    {
+        UdpSocket? relay = route.Peer.Family == IpFamily.V4 ? _allocationsV4[route.Port.Value] : _allocationsV6[route.Port.Value];
+        if (relay is null)
+        {
+            _sendErrors++;
+            return;
+        }
+
+        _sends.Add(relay.Fd, datagram.Slice(route.PayloadOffset, route.PayloadLength), route.Peer.Address);
+        _metrics.PacketSize(route.PayloadLength);
     }
 
     private void ExecuteCommands(Instant now, Activity? activity = null)
