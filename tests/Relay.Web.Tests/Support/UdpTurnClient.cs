@@ -152,5 +152,22 @@ public sealed class UdpPeer : IDisposable
 
     public Task SendAsync(byte[] data, TransportAddress to) => _socket.SendToAsync(data, to.ToIPEndPoint());
 
+    /// <summary>
+    /// Sends <paramref name="data"/> as datagrams of <paramref name="segment"/> bytes in one UDP GSO send, so they all
+    /// wait in the receiver's queue together (the relay then reads them in one batch).
+    /// </summary>
+    public void SendSegmented(byte[] data, int segment, TransportAddress to)
+    {
+        _socket.SetRawSocketOption(17 /* SOL_UDP */, 103 /* UDP_SEGMENT */, BitConverter.GetBytes(segment));
+        try
+        {
+            _socket.SendTo(data, to.ToIPEndPoint());
+        }
+        finally
+        {
+            _socket.SetRawSocketOption(17, 103, BitConverter.GetBytes(0));
+        }
+    }
+
     public void Dispose() => _socket.Dispose();
 }
