@@ -221,7 +221,12 @@ internal sealed partial class PortalClient : BackgroundService
                     case Input.Text text:
                         if (PhoenixCodec.TryDecode(text.Utf8, out PhoenixMessage message, out string? error))
                         {
+                            int unanswered = session.UnansweredHeartbeats;
                             action = session.Handle(message);
+                            if (session.UnansweredHeartbeats < unanswered)
+                            {
+                                _status.HeartbeatAnswered();
+                            }
                         }
                         else
                         {

@@ -24,6 +24,7 @@ public enum PortalState
 /// <param name="ReconnectCount">Connection attempts after the first one.</param>
 /// <param name="LastError">Why the last connection or attempt ended (never contains the token).</param>
 /// <param name="NextAttemptAt">When the next attempt starts, while waiting to retry.</param>
+/// <param name="HeartbeatsAnswered">Heartbeats the portal has answered, over all connections (liveness).</param>
 public sealed record PortalStatusSnapshot(
     bool Enabled,
     string? Url,
@@ -33,7 +34,8 @@ public sealed record PortalStatusSnapshot(
     long JoinCount,
     long ReconnectCount,
     string? LastError,
-    DateTimeOffset? NextAttemptAt);
+    DateTimeOffset? NextAttemptAt,
+    long HeartbeatsAnswered = 0);
 
 /// <summary>
 /// The portal connection's state, written by the portal client and read by health, metrics and the admin API.
@@ -75,6 +77,8 @@ public sealed class PortalStatus
     public DateTimeOffset? NextAttemptAt => Snapshot().NextAttemptAt;
 
     internal void SetUrl(string url) => Update(s => s with { Url = url });
+
+    internal void HeartbeatAnswered() => Update(s => s with { HeartbeatsAnswered = s.HeartbeatsAnswered + 1 });
 
     internal void Connecting(bool isRetry) => Update(s => s with
     {

@@ -71,6 +71,10 @@ public sealed class PortalConnectionTests
             var heartbeat = await connection.NextFrameAsync();
             Assert.Equal(("phoenix", "heartbeat", expected), (heartbeat.Topic, heartbeat.Event, heartbeat.RefNumber));
             Assert.Equal("{}", heartbeat.Payload.GetRawText());
+
+            // Fake time runs as fast as the test advances it: let the relay read the answer before the next tick, or
+            // on a busy machine four ticks could outrun four answers and count as missed heartbeats.
+            await PortalRelay.WaitUntilAsync(() => relay.Status.Snapshot().HeartbeatsAnswered == (long)expected, $"heartbeat {expected} answered");
         }
 
         Assert.False(connection.Closed.IsCompleted);
