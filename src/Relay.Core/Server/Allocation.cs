@@ -136,6 +136,14 @@ internal sealed class Channel : Timed
 
     public TimeSpan Cooldown { get; init; }
 
+    public long PacketsFromClient { get; set; }
+
+    public long BytesFromClient { get; set; }
+
+    public long PacketsToClient { get; set; }
+
+    public long BytesToClient { get; set; }
+
     public override Instant Deadline => Bound ? ExpiresAt : ExpiresAt + Cooldown;
 }
 

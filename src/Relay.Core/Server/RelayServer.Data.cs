@@ -35,6 +35,8 @@ public sealed partial class RelayServer
         Allocation allocation = channel.Allocation;
         allocation.PacketsFromClient++;
         allocation.BytesFromClient += length;
+        channel.PacketsFromClient++;
+        channel.BytesFromClient += length;
         Counters.CountRelayed(RelayDirection.ClientToPeer, from.Family, channel.Peer.Family, length);
         return new ClientRoute(allocation.Port, channel.Peer, ChannelData.HeaderLength, length);
     }
@@ -129,6 +131,8 @@ public sealed partial class RelayServer
         {
             int start = payloadOffset - ChannelData.HeaderLength;
             ChannelData.WriteHeader(buffer[start..], channel.Number.Value, payloadLength);
+            channel.PacketsToClient++;
+            channel.BytesToClient += payloadLength;
             CountToClient(allocation, from.Family, payloadLength);
             return new PeerRoute(allocation.Client, start, payloadLength + ChannelData.HeaderLength);
         }

@@ -230,7 +230,7 @@ public sealed partial class RelayServer
         var channels = new List<ChannelSnapshot>(a.ChannelsByNumber.Count);
         foreach (Channel c in a.ChannelsByNumber.Values)
         {
-            channels.Add(new ChannelSnapshot(c.Number, c.Peer, c.ExpiresAt, c.Bound));
+            channels.Add(new ChannelSnapshot(c.Number, c.Peer, c.ExpiresAt, c.Bound, c.PacketsFromClient, c.BytesFromClient, c.PacketsToClient, c.BytesToClient));
         }
 
         return new AllocationSnapshot(a.Id, a.Client, a.Username, relayed, a.CreatedAt, a.ExpiresAt, permissions, channels,

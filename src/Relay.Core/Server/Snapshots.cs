@@ -20,4 +20,13 @@ public sealed record AllocationSnapshot(
 
 public sealed record PermissionSnapshot(IpAddr Peer, Instant ExpiresAt);
 
-public sealed record ChannelSnapshot(ChannelNumber Number, PeerSocket Peer, Instant ExpiresAt, bool Bound);
+/// <summary>A channel as the engine saw it; the counters are the traffic the engine itself relayed on it.</summary>
+public sealed record ChannelSnapshot(
+    ChannelNumber Number,
+    PeerSocket Peer,
+    Instant ExpiresAt,
+    bool Bound,
+    long PacketsFromClient,
+    long BytesFromClient,
+    long PacketsToClient,
+    long BytesToClient);
