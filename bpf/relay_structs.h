@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Every map key and value the XDP program shares with userspace. src/Relay.Xdp/Maps/XdpStructs.cs mirrors each
+ * struct field for field; tests/Relay.Xdp.Tests compares both against the BTF of the compiled object.
+ *
+ * Byte order: addresses, ports and channel numbers are in network order (as on the wire), so the program copies
+ * them without conversion. Counters and the config's ports are in host order.
+ *
+ * Addresses are 16 bytes for both families: IPv6 as is and IPv4 as an IPv4-mapped IPv6 address (::ffff:a.b.c.d).
+ * This is why two binding maps replace the reference's eight (client->peer and peer->client for each of 44, 46,
+ * 64, 66): one key type covers both families, so a packet needs one lookup instead of two, and one value type
+ * feeds one generic rewrite instead of a routine per family pair. An IPv6 packet that carries an IPv4-mapped
+ * address is never acted on, so the two families cannot collide. The cost is 12 bytes more per IPv4 key.
+ */
+#ifndef RELAY_STRUCTS_H
+#define RELAY_STRUCTS_H
+
+#include <linux/types.h>
+#include "relay_consts.h"
+
+/* client_channels key: a client's address and port and the channel it sends on. */
+struct client_channel_key {
+	__u8 client_addr[16];
+	__be16 client_port;
+	__be16 channel;
+};
+
+/* client_channels value: where the channel leads, and what XDP relayed on it (client to peer). */
+struct client_channel_value {
+	__u8 peer_addr[16];
+	__be16 peer_port;
+	__be16 allocation_port;
+	__u8 peer_family; /* RELAY_FAMILY_V4 or RELAY_FAMILY_V6 */
+	__u8 reserved[3];
+	__u64 packets; /* payload packets relayed by XDP, added atomically */
+	__u64 bytes;   /* payload bytes (without the ChannelData header) */
+};
+
+/* peer_bindings key: a peer's address and port and the allocation port it sends to. */
+struct peer_binding_key {
+	__u8 peer_addr[16];
+	__be16 peer_port;
+	__be16 allocation_port;
+};
+
+/* peer_bindings value: the client and channel that receive the peer's data, and what XDP relayed (peer to client). */
+struct peer_binding_value {
+	__u8 client_addr[16];
+	__be16 client_port;
+	__be16 channel;
+	__u8 client_family; /* RELAY_FAMILY_V4 or RELAY_FAMILY_V6 */
+	__u8 reserved[3];
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* relay_config[0], written once by userspace before the program is attached. */
+struct relay_config {
+	__u8 public_v6[16];    /* advertised IPv6 address (XOR-RELAYED-ADDRESS) */
+	__u8 interface_v6[16]; /* source of IPv4 -> IPv6 translations; an address of the interface */
+	__u8 public_v4[4];
+	__u8 interface_v4[4];  /* source of IPv6 -> IPv4 translations */
+	__u16 listen_port;     /* host order */
+	__u16 lowest_port;     /* allocation port range, host order */
+	__u16 highest_port;
+	__u16 mtu;             /* the interface MTU: IP packets longer than this are passed, not grown */
+	__u32 flags;           /* RELAY_CFG_* */
+	__u32 reserved;
+};
+
+/* relay_stats[0], one copy per CPU: userspace sums them. */
+struct relay_stats {
+	__u64 relayed_packets[RELAY_DIRECTIONS][RELAY_ROUTES]; /* [RELAY_DIR_*][route]: payload packets */
+	__u64 relayed_bytes[RELAY_DIRECTIONS][RELAY_ROUTES];   /* payload bytes */
+	__u64 hairpin_packets[RELAY_ROUTES];                   /* relay-to-relay, also counted in relayed_* */
+	__u64 hairpin_bytes[RELAY_ROUTES];
+	__u64 passed[RELAY_PASS_REASONS];
+	__u64 dropped[RELAY_DROP_REASONS];
+};
+
+#endif /* RELAY_STRUCTS_H */
