@@ -56,6 +56,18 @@ public sealed unsafe partial class XdpFastPath : IFastPath
     /// <summary>Source address of IPv4-to-IPv6 translations, if the interface has one.</summary>
     public IPAddress? SourceV6 { get; private init; }
 
+    /// <summary>The MTU the program checks packets against (the interface's, followed once a second).</summary>
+    public int Mtu
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _config.Mtu;
+            }
+        }
+    }
+
     /// <summary>Bindings the maps refused (full), which userspace relays instead.</summary>
     public long BindingFailures => Interlocked.Read(ref _bindingFailures);
 
@@ -168,6 +180,11 @@ public sealed unsafe partial class XdpFastPath : IFastPath
     {
         lock (_gate)
         {
+            if (_disposed != 0)
+            {
+                return;
+            }
+
             _liveFamilies[port.Value] |= (byte)(family == IpFamily.V4 ? XdpConstants.LiveV4 : XdpConstants.LiveV6);
             _program.LivePorts.Update(port.Value, _liveFamilies[port.Value]);
         }
@@ -177,6 +194,11 @@ public sealed unsafe partial class XdpFastPath : IFastPath
     {
         lock (_gate)
         {
+            if (_disposed != 0)
+            {
+                return;
+            }
+
             _liveFamilies[port.Value] &= (byte)~(family == IpFamily.V4 ? XdpConstants.LiveV4 : XdpConstants.LiveV6);
             _program.LivePorts.Update(port.Value, _liveFamilies[port.Value]);
             if (_liveFamilies[port.Value] == 0)
@@ -198,6 +220,11 @@ public sealed unsafe partial class XdpFastPath : IFastPath
         var entry = new Binding(binding.Client, binding.Channel, binding.Peer, binding.Port);
         lock (_gate)
         {
+            if (_disposed != 0)
+            {
+                return;
+            }
+
             if (Find(binding.Port, binding.Channel) is { } stale)
             {
                 RemoveEntries(stale); // never with a correct engine; keeps the maps exact if it happened
@@ -254,9 +281,9 @@ public sealed unsafe partial class XdpFastPath : IFastPath
     {
         lock (_gate)
         {
-            if (Find(binding.Port, binding.Channel) is not { } entry)
+            if (_disposed != 0 || Find(binding.Port, binding.Channel) is not { } entry)
             {
-                return; // never offloaded
+                return; // never offloaded, or shutting down
             }
 
             RemoveEntries(entry);
@@ -390,6 +417,89 @@ public sealed unsafe partial class XdpFastPath : IFastPath
         }
     }
 
+    /// <summary>Bindings offloaded now.</summary>
+    public int BindingCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                int count = 0;
+                foreach (var channels in _bindingsByPort.Values)
+                {
+                    count += channels.Count;
+                }
+
+                return count;
+            }
+        }
+    }
+
+    /// <summary>The entries of client_channels or peer_bindings as the kernel holds them, decoded.</summary>
+    public IReadOnlyList<XdpBindingEntry> ReadBindings(string map)
+    {
+        var entries = new List<XdpBindingEntry>();
+        if (map == _program.ClientChannels.Name)
+        {
+            foreach (ClientChannelKey key in _program.ClientChannels.Keys())
+            {
+                if (_program.ClientChannels.TryLookup(key, out ClientChannelValue value))
+                {
+                    ClientChannelKey k = key;
+                    entries.Add(new XdpBindingEntry(map,
+                        new TransportAddress(ReadAddress(k.ClientAddr), NetworkOrder(k.ClientPort)), new ChannelNumber(NetworkOrder(k.Channel)),
+                        new TransportAddress(ReadAddress(value.PeerAddr), NetworkOrder(value.PeerPort)), new AllocationPort(NetworkOrder(value.AllocationPort)),
+                        (long)value.Packets, (long)value.Bytes));
+                }
+            }
+        }
+        else if (map == _program.PeerBindings.Name)
+        {
+            foreach (PeerBindingKey key in _program.PeerBindings.Keys())
+            {
+                if (_program.PeerBindings.TryLookup(key, out PeerBindingValue value))
+                {
+                    PeerBindingKey k = key;
+                    entries.Add(new XdpBindingEntry(map,
+                        new TransportAddress(ReadAddress(value.ClientAddr), NetworkOrder(value.ClientPort)), new ChannelNumber(NetworkOrder(value.Channel)),
+                        new TransportAddress(ReadAddress(k.PeerAddr), NetworkOrder(k.PeerPort)), new AllocationPort(NetworkOrder(k.AllocationPort)),
+                        (long)value.Packets, (long)value.Bytes));
+                }
+            }
+        }
+        else
+        {
+            throw new ArgumentException($"no binding map named {map}", nameof(map));
+        }
+
+        return entries;
+    }
+
+    /// <summary>The allocation ports live_ports marks, with the families bound on each, as the kernel holds them.</summary>
+    public IReadOnlyList<(AllocationPort Port, bool V4, bool V6)> ReadLivePorts()
+    {
+        var ports = new List<(AllocationPort, bool, bool)>();
+        for (uint port = Options.LowestPort; port <= Options.HighestPort; port++)
+        {
+            if (_program.LivePorts.TryLookup(port, out uint families) && families != 0)
+            {
+                ports.Add((new AllocationPort((ushort)port), (families & XdpConstants.LiveV4) != 0, (families & XdpConstants.LiveV6) != 0));
+            }
+        }
+
+        return ports;
+    }
+
+    /// <summary>The program's kernel id and run statistics (counted only while kernel.bpf_stats_enabled is 1).</summary>
+    public XdpProgramStats ReadProgramStats()
+    {
+        var (id, runs, nanoseconds) = _program.Info();
+        bool enabled = File.Exists(StatsSwitch) && File.ReadAllText(StatsSwitch).Trim() == "1";
+        return new XdpProgramStats(id, enabled, (long)runs, (long)nanoseconds);
+    }
+
+    private const string StatsSwitch = "/proc/sys/kernel/bpf_stats_enabled";
+
     /// <summary>
     /// Once a second: announces cross-family bindings that carried their first packet through XDP (the path the
     /// reference first only logged), and follows MTU changes of the interface.
@@ -513,3 +623,9 @@ public sealed unsafe partial class XdpFastPath : IFastPath
         public string Route => RelayCounters.RouteName(Client.Family, Peer.Family);
     }
 }
+
+/// <summary>One entry of a binding map, decoded: both maps describe a client's channel to a peer on an allocation.</summary>
+public sealed record XdpBindingEntry(string Map, TransportAddress Client, ChannelNumber Channel, TransportAddress Peer, AllocationPort AllocationPort, long Packets, long Bytes);
+
+/// <summary>The kernel's view of the program: its id, and run count and time while bpf stats are enabled.</summary>
+public sealed record XdpProgramStats(uint Id, bool StatsEnabled, long RunCount, long RunTimeNs);

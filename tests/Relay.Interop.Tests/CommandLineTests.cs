@@ -3,6 +3,8 @@ using System.Text.Json;
 using Relay.Core.Auth;
 using Relay.Interop.Tests.Support;
 
+using Relay.TestSupport;
+
 namespace Relay.Interop.Tests;
 
 /// <summary>The built binary's command line: bad input exits non-zero naming the flag; signals stop it cleanly.</summary>

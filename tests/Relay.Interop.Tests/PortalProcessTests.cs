@@ -12,6 +12,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Relay.Interop.Tests.Support;
 
+using Relay.TestSupport;
+
 namespace Relay.Interop.Tests;
 
 /// <summary>

@@ -233,7 +233,7 @@ public sealed partial class RelayServer
             channels.Add(new ChannelSnapshot(c.Number, c.Peer, c.ExpiresAt, c.Bound, c.PacketsFromClient, c.BytesFromClient, c.PacketsToClient, c.BytesToClient));
         }
 
-        return new AllocationSnapshot(a.Id, a.Client, a.Username, relayed, a.CreatedAt, a.ExpiresAt, permissions, channels,
+        return new AllocationSnapshot(a.Id, a.Port, a.Client, a.Username, relayed, a.CreatedAt, a.ExpiresAt, permissions, channels,
             a.PacketsFromClient, a.BytesFromClient, a.PacketsToClient, a.BytesToClient);
     }
 

@@ -6,6 +6,7 @@ namespace Relay.Core.Server;
 /// <summary>A point-in-time copy of one allocation, for the admin API. Taken on the engine's thread.</summary>
 public sealed record AllocationSnapshot(
     AllocationId Id,
+    AllocationPort Port,
     ClientSocket Client,
     string Username,
     IReadOnlyList<TransportAddress> RelayedAddresses,

@@ -74,17 +74,7 @@ public static class AdminEndpoints
             .WithDescription("Version, mode and portal state, addresses and ports, and live allocation, channel and permission counts.")
             .Produces<StatusModel>();
 
-        admin.MapGet("/ebpf/maps", EbpfDisabled)
-            .WithName("DumpEbpfMaps")
-            .WithSummary("Dump the XDP maps")
-            .WithDescription("Every XDP map with decoded keys and values. 409 while eBPF offloading is not enabled.")
-            .ProducesProblem(StatusCodes.Status409Conflict);
-
-        admin.MapGet("/ebpf/stats", EbpfDisabled)
-            .WithName("EbpfStats")
-            .WithSummary("XDP statistics")
-            .WithDescription("Packets and bytes the XDP program relayed, and why it passed or dropped others. 409 while eBPF offloading is not enabled.")
-            .ProducesProblem(StatusCodes.Status409Conflict);
+        admin.MapEbpfEndpoints();
 
         endpoints.MapPost("/log_filter", SetLogFilter)
             .WithTags("Logging")
@@ -128,13 +118,15 @@ public static class AdminEndpoints
         var page = matching.Where(a => a.Id.Value > after).Take(size + 1).ToList();
         DateTimeOffset now = time.GetUtcNow();
         string? next = page.Count > size ? page[size - 1].Id.Value.ToString(CultureInfo.InvariantCulture) : null;
-        return Results.Ok(new AllocationPage(page.Take(size).Select(a => AllocationModel.From(a, now)).ToList(), next, matching.Count));
+        // The fast path's counters are read here, after the snapshot, only for the page: reading them on the
+        // data-plane thread for every allocation would hold up packets.
+        return Results.Ok(new AllocationPage(page.Take(size).Select(a => AllocationModel.From(a, runtime.FastPath, now)).ToList(), next, matching.Count));
     }
 
     private static async Task<IResult> GetAllocation(long id, RelayRuntime runtime, TimeProvider time)
     {
         var snapshot = await runtime.InvokeAsync((engine, _) => engine.SnapshotAllocation(new AllocationId(id)));
-        return snapshot is null ? NotFound(id) : Results.Ok(AllocationModel.From(snapshot, time.GetUtcNow()));
+        return snapshot is null ? NotFound(id) : Results.Ok(AllocationModel.From(snapshot, runtime.FastPath, time.GetUtcNow()));
     }
 
     private static async Task<IResult> EvictAllocation(long id, RelayRuntime runtime) =>
@@ -190,13 +182,8 @@ public static class AdminEndpoints
             engine?.AllocationCount ?? 0,
             engine?.BoundChannelCount ?? 0,
             engine?.PermissionCount ?? 0,
-            "userspace"));
+            runtime.FastPath.Enabled ? runtime.FastPath.Name : "userspace"));
     }
-
-    private static IResult EbpfDisabled() => Results.Problem(
-        statusCode: StatusCodes.Status409Conflict,
-        title: "eBPF offloading is not enabled",
-        detail: "eBPF offloading is not enabled; start with --ebpf-offloading <iface>.");
 
     private static IResult SetLogFilter(DynamicLogFilter filter, string? directives = null)
     {
@@ -230,7 +217,7 @@ public static class AdminEndpoints
         return urls;
     }
 
-    private static IResult BadRequest(string detail) =>
+    internal static IResult BadRequest(string detail) =>
         Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid request", detail: detail);
 
     private static IResult NotFound(long id) =>

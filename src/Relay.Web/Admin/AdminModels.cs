@@ -1,3 +1,5 @@
+using Relay.Core.FastPath;
+using Relay.Core.Net;
 using Relay.Core.Server;
 
 namespace Relay.Web.Admin;
@@ -13,8 +15,9 @@ namespace Relay.Web.Admin;
 /// <param name="RemainingLifetimeSeconds">Seconds until it expires.</param>
 /// <param name="Permissions">Peer IPs that may send to the client.</param>
 /// <param name="Channels">Channel bindings, bound or cooling down.</param>
-/// <param name="Traffic">Payload packets and bytes relayed each way.</param>
-/// <param name="DataPath">Which data path carried the traffic: userspace, or xdp once the fast path handles it.</param>
+/// <param name="Traffic">Payload packets and bytes relayed each way, by every data path together.</param>
+/// <param name="XdpTraffic">The part of <paramref name="Traffic"/> the XDP fast path relayed in the kernel; null when offloading is off.</param>
+/// <param name="DataPath">xdp when bound channels are relayed in the kernel (everything else still goes through userspace), else userspace.</param>
 public sealed record AllocationModel(
     long Id,
     string Client,
@@ -27,9 +30,15 @@ public sealed record AllocationModel(
     IReadOnlyList<PermissionModel> Permissions,
     IReadOnlyList<ChannelModel> Channels,
     TrafficModel Traffic,
+    TrafficModel? XdpTraffic,
     string DataPath)
 {
-    public static AllocationModel From(AllocationSnapshot s, DateTimeOffset now) => new(
+    /// <summary>The engine's snapshot plus what <paramref name="fastPath"/> relayed for the allocation, read now.</summary>
+    public static AllocationModel From(AllocationSnapshot s, IFastPath fastPath, DateTimeOffset now)
+    {
+        ChannelTraffic offloaded = fastPath.Enabled ? fastPath.ReadAllocation(s.Port) : default;
+        var engine = new ChannelTraffic(new TrafficCount(s.PacketsFromClient, s.BytesFromClient), new TrafficCount(s.PacketsToClient, s.BytesToClient));
+        return new AllocationModel(
         s.Id.Value,
         s.Client.ToString(),
         "udp",
@@ -39,10 +48,11 @@ public sealed record AllocationModel(
         s.ExpiresAt.ToDateTimeOffset(),
         Math.Max(0, (long)(s.ExpiresAt.ToDateTimeOffset() - now).TotalSeconds),
         s.Permissions.Select(p => new PermissionModel(p.Peer.ToString(), p.ExpiresAt.ToDateTimeOffset())).ToList(),
-        s.Channels.OrderBy(c => c.Number.Value)
-            .Select(c => new ChannelModel(c.Number.Value, c.Number.ToString(), c.Peer.ToString(), c.ExpiresAt.ToDateTimeOffset(), c.Bound)).ToList(),
-        new TrafficModel(s.PacketsFromClient, s.BytesFromClient, s.PacketsToClient, s.BytesToClient),
-        "userspace");
+        s.Channels.OrderBy(c => c.Number.Value).Select(c => ChannelModel.From(c, s.Port, fastPath)).ToList(),
+        TrafficModel.From(engine + offloaded),
+        fastPath.Enabled ? TrafficModel.From(offloaded) : null,
+        fastPath.Enabled ? fastPath.Name : "userspace");
+    }
 }
 
 /// <summary>A permission: the peer IP may send to the client until it expires.</summary>
@@ -56,14 +66,28 @@ public sealed record PermissionModel(string Peer, DateTimeOffset ExpiresAt);
 /// <param name="Peer">The peer the channel is bound to.</param>
 /// <param name="ExpiresAt">When the binding expires (while bound) or was expired (while cooling down).</param>
 /// <param name="Bound">False during the 5-minute cool-down after expiry.</param>
-public sealed record ChannelModel(int Number, string Hex, string Peer, DateTimeOffset ExpiresAt, bool Bound);
+/// <param name="Traffic">Payload packets and bytes relayed on this channel each way, by every data path together.</param>
+/// <param name="XdpTraffic">The part of <paramref name="Traffic"/> the XDP fast path relayed; null when offloading is off.</param>
+public sealed record ChannelModel(int Number, string Hex, string Peer, DateTimeOffset ExpiresAt, bool Bound, TrafficModel Traffic, TrafficModel? XdpTraffic)
+{
+    public static ChannelModel From(ChannelSnapshot c, AllocationPort port, IFastPath fastPath)
+    {
+        ChannelTraffic offloaded = fastPath.Enabled ? fastPath.ReadChannel(port, c.Number) : default;
+        var engine = new ChannelTraffic(new TrafficCount(c.PacketsFromClient, c.BytesFromClient), new TrafficCount(c.PacketsToClient, c.BytesToClient));
+        return new ChannelModel(c.Number.Value, c.Number.ToString(), c.Peer.ToString(), c.ExpiresAt.ToDateTimeOffset(), c.Bound,
+            TrafficModel.From(engine + offloaded), fastPath.Enabled ? TrafficModel.From(offloaded) : null);
+    }
+}
 
 /// <summary>Relayed payload traffic.</summary>
 /// <param name="PacketsFromClient">Packets the client sent to peers.</param>
 /// <param name="BytesFromClient">Payload bytes the client sent to peers.</param>
 /// <param name="PacketsToClient">Packets peers sent to the client.</param>
 /// <param name="BytesToClient">Payload bytes peers sent to the client.</param>
-public sealed record TrafficModel(long PacketsFromClient, long BytesFromClient, long PacketsToClient, long BytesToClient);
+public sealed record TrafficModel(long PacketsFromClient, long BytesFromClient, long PacketsToClient, long BytesToClient)
+{
+    public static TrafficModel From(ChannelTraffic t) => new(t.FromClient.Packets, t.FromClient.Bytes, t.ToClient.Packets, t.ToClient.Bytes);
+}
 
 /// <summary>A page of allocations in ascending id order.</summary>
 /// <param name="Items">The allocations on this page.</param>
@@ -128,7 +152,7 @@ public sealed record CredentialsResponse
 /// <param name="Allocations">Live allocations.</param>
 /// <param name="Channels">Bound channels.</param>
 /// <param name="Permissions">Installed permissions.</param>
-/// <param name="DataPath">userspace, or xdp when the fast path is attached.</param>
+/// <param name="DataPath">xdp while the XDP fast path is attached, else userspace.</param>
 public sealed record StatusModel(
     string Version,
     DateTimeOffset StartedAt,

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Relay.Core.Auth;
 using Relay.Web.Logging;
+using Relay.Xdp;
 
 namespace Relay.Web.Configuration;
 
@@ -10,12 +11,6 @@ public enum LogFormat
 {
     Human,
     Json,
-}
-
-public enum XdpAttachMode
-{
-    Driver,
-    Generic,
 }
 
 /// <summary>
@@ -268,11 +263,6 @@ public sealed record RelaySettings
         if (!IPAddress.IsLoopback(s.ControlEndpoint.Address) && s.AdminToken is null)
         {
             fail(nameof(o.ControlEndpoint), $"{s.ControlEndpoint} is reachable from other hosts: set --admin-token (ADMIN_TOKEN) or bind it to 127.0.0.1");
-        }
-
-        if (s.EbpfInterface is not null)
-        {
-            fail(nameof(o.EbpfOffloading), "the XDP fast path is not part of this build yet; start without it");
         }
     }
 

@@ -1,10 +1,12 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Relay.Core.FastPath;
 using Relay.Core.Net;
 using Relay.Core.Server;
 using Relay.Core.Stun;
 using Relay.Web.Portal;
 using Relay.Web.Udp;
+using Relay.Xdp;
 
 namespace Relay.Web.Metrics;
 
@@ -13,7 +15,9 @@ namespace Relay.Web.Metrics;
 /// the data plane keeps anyway (packets, bytes, drops, live allocations) are observed at collection time from the
 /// engine's lock-free counters, so they are always current and cost the packet path nothing. Only control-plane
 /// happenings (responses, authentication failures) and the packet-size histogram are recorded as they happen.
-/// Labels are bounded: never a username or an address.
+/// Traffic the XDP fast path relays never reaches the engine: its counters are read from the kernel at collection
+/// time and reported with <c>relay.datapath=xdp</c> (the histogram covers userspace packets only, since XDP keeps
+/// no per-packet stream). Labels are bounded: never a username or an address.
 /// </summary>
 public sealed class RelayMetrics : IRelayObserver, IDisposable
 {
@@ -52,6 +56,16 @@ public sealed class RelayMetrics : IRelayObserver, IDisposable
         _meter.CreateObservableCounter("relay.relayed.bytes", () => Relayed(bytes: true), "By",
             "Payload bytes relayed, by data path, route and direction.");
         _meter.CreateObservableCounter("relay.dropped.packets", Dropped, "{packet}", "Datagrams dropped without a response, by reason.");
+        _meter.CreateObservableCounter("relay.xdp.passed.packets", () => FastPathReasons(passed: true), "{packet}",
+            "Packets the XDP program handed to the kernel's stack untouched (userspace then handles them), by reason.");
+        _meter.CreateObservableCounter("relay.xdp.dropped.packets", () => FastPathReasons(passed: false), "{packet}",
+            "Packets the XDP program dropped after it had started rewriting them, by reason.");
+        _meter.CreateObservableCounter("relay.xdp.hairpin.packets", Hairpin, "{packet}",
+            "Packets XDP relayed from one client of this relay to another (relay-to-relay), by the two clients' families; also counted in relay.relayed.packets.");
+        _meter.CreateObservableCounter("relay.xdp.program.runs", () => ProgramStats(s => s.RunCount), "{run}",
+            "Runs of the XDP program (counted while kernel.bpf_stats_enabled is 1).");
+        _meter.CreateObservableCounter("relay.xdp.program.time", () => ProgramStats(s => s.RunTimeNs / 1e9), "s",
+            "Time spent in the XDP program (counted while kernel.bpf_stats_enabled is 1); divide by the runs for the cost per packet.");
         _meter.CreateObservableCounter("relay.send.errors", () => runtime.SendErrors, "{packet}", "Datagrams the kernel refused to send.");
         _meter.CreateObservableCounter("relay.send.gso_datagrams", () => runtime.CoalescedDatagrams, "{packet}",
             "Relayed datagrams sent within a UDP GSO group (one trip through the kernel's send path per group).");
@@ -102,19 +116,67 @@ public sealed class RelayMetrics : IRelayObserver, IDisposable
             yield break;
         }
 
+        IFastPath fastPath = _runtime.FastPath;
+        FastPathCounters? offloaded = fastPath.Enabled ? fastPath.ReadCounters() : null;
+        var fastPathTag = new KeyValuePair<string, object?>("relay.datapath", fastPath.Name);
         foreach (RelayDirection direction in (RelayDirection[])[RelayDirection.ClientToPeer, RelayDirection.PeerToClient])
         {
             foreach (IpFamily client in (IpFamily[])[IpFamily.V4, IpFamily.V6])
             {
                 foreach (IpFamily peer in (IpFamily[])[IpFamily.V4, IpFamily.V6])
                 {
+                    var route = new KeyValuePair<string, object?>("relay.route", RelayCounters.RouteName(client, peer));
+                    var way = new KeyValuePair<string, object?>("relay.direction", Directions[(int)direction]);
                     long value = bytes ? engine.Counters.Bytes(direction, client, peer) : engine.Counters.Packets(direction, client, peer);
-                    yield return new Measurement<long>(value,
-                        UserspaceTag,
-                        new KeyValuePair<string, object?>("relay.route", RelayCounters.RouteName(client, peer)),
-                        new KeyValuePair<string, object?>("relay.direction", Directions[(int)direction]));
+                    yield return new Measurement<long>(value, UserspaceTag, route, way);
+                    if (offloaded is not null)
+                    {
+                        TrafficCount count = offloaded.Relayed(direction, client, peer);
+                        yield return new Measurement<long>(bytes ? count.Bytes : count.Packets, fastPathTag, route, way);
+                    }
                 }
             }
+        }
+    }
+
+    private IEnumerable<Measurement<long>> FastPathReasons(bool passed)
+    {
+        if (!_runtime.FastPath.Enabled)
+        {
+            yield break;
+        }
+
+        FastPathCounters counters = _runtime.FastPath.ReadCounters();
+        foreach (var (reason, count) in passed ? counters.Passed : counters.Dropped)
+        {
+            yield return new Measurement<long>(count, new KeyValuePair<string, object?>("reason", reason));
+        }
+    }
+
+    private IEnumerable<Measurement<long>> Hairpin()
+    {
+        if (!_runtime.FastPath.Enabled)
+        {
+            yield break;
+        }
+
+        FastPathCounters counters = _runtime.FastPath.ReadCounters();
+        foreach (IpFamily sender in (IpFamily[])[IpFamily.V4, IpFamily.V6])
+        {
+            foreach (IpFamily receiver in (IpFamily[])[IpFamily.V4, IpFamily.V6])
+            {
+                yield return new Measurement<long>(counters.Hairpin(sender, receiver).Packets,
+                    new KeyValuePair<string, object?>("relay.route", RelayCounters.RouteName(sender, receiver)));
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<T>> ProgramStats<T>(Func<XdpProgramStats, T> value)
+        where T : struct
+    {
+        if (_runtime.FastPath is XdpFastPath xdp)
+        {
+            yield return new Measurement<T>(value(xdp.ReadProgramStats()));
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using Relay.Core.FastPath;
 using Relay.Core.Net;
 using Relay.Core.Server;
 using Relay.Core.Stun;
@@ -16,6 +17,7 @@ namespace Relay.Web.Udp;
 /// each ready socket with one recvmmsg (so a busy allocation cannot starve the others: epoll is level-triggered
 /// and unread datagrams are simply served next round), routes them through the engine and sends with sendto.
 /// Other threads reach the engine only through <see cref="InvokeAsync{T}"/>. Nothing here allocates per packet.
+/// The fast path (XDP, when enabled) learns live ports and channel bindings here, in the engine's command order.
 /// </summary>
 internal sealed partial class RelayEventLoop : IDisposable
 {
@@ -26,6 +28,7 @@ internal sealed partial class RelayEventLoop : IDisposable
     private const int MaxWaitMs = 1000;
 
     private readonly RelayServer _engine;
+    private readonly IFastPath _fastPath;
     private readonly RelayMetrics _metrics;
     private readonly RelayClock _clock;
     private readonly ILogger _logger;
@@ -46,9 +49,11 @@ internal sealed partial class RelayEventLoop : IDisposable
     private long _sendErrors;
     private long _loopErrors;
 
-    public RelayEventLoop(RelayServer engine, RelayMetrics metrics, RelayClock clock, UdpSocket? listenV4, UdpSocket? listenV6, IPAddress bindV4, IPAddress bindV6, ILogger logger)
+    public RelayEventLoop(RelayServer engine, IFastPath fastPath, RelayMetrics metrics, RelayClock clock, UdpSocket? listenV4, UdpSocket? listenV6,
+        IPAddress bindV4, IPAddress bindV6, ILogger logger)
     {
         _engine = engine;
+        _fastPath = fastPath;
         _metrics = metrics;
         _clock = clock;
         _listenV4 = listenV4;
@@ -70,6 +75,8 @@ internal sealed partial class RelayEventLoop : IDisposable
     }
 
     public RelayServer Engine => _engine;
+
+    public IFastPath FastPath => _fastPath;
 
     public int AllocationSocketCount => Volatile.Read(ref _allocationSockets);
 
@@ -315,8 +322,12 @@ internal sealed partial class RelayEventLoop : IDisposable
                 case FreeAllocation free:
                     Free(free.Port.Value, free.Family);
                     break;
-                case AddChannelBinding or RemoveChannelBinding:
-                    break; // consumed by the XDP fast path once it is attached; userspace needs nothing
+                case AddChannelBinding add:
+                    _fastPath.ChannelBound(add); // before the ChannelBind success that follows it is sent
+                    break;
+                case RemoveChannelBinding remove:
+                    _fastPath.ChannelUnbound(remove);
+                    break;
             }
         }
     }
@@ -342,6 +353,7 @@ internal sealed partial class RelayEventLoop : IDisposable
         table[port] = socket;
         _epoll.Add(socket.Fd, AllocationKind | ((ulong)create.Family << 16) | port);
         Interlocked.Increment(ref _allocationSockets);
+        _fastPath.AllocationBound(create.Port, create.Family);
     }
 
     private void Free(ushort port, IpFamily family)
@@ -349,6 +361,7 @@ internal sealed partial class RelayEventLoop : IDisposable
         UdpSocket?[] table = family == IpFamily.V4 ? _allocationsV4 : _allocationsV6;
         if (table[port] is { } socket)
         {
+            _fastPath.AllocationFreed(new AllocationPort(port), family); // before the port can belong to another socket
             _epoll.Remove(socket.Fd);
             socket.Dispose();
             table[port] = null;

@@ -1,4 +1,5 @@
 using System.Net;
+using Relay.Core.FastPath;
 using Relay.Core.Server;
 using Relay.Core.Time;
 
@@ -28,6 +29,9 @@ public sealed class RelayRuntime
     public string? Secret { get; private set; }
 
     public RelayServer? Engine => _loop?.Engine;
+
+    /// <summary>The kernel fast path (XDP) while offloading is on; <see cref="NullFastPath"/> otherwise.</summary>
+    public IFastPath FastPath => _loop?.FastPath ?? NullFastPath.Instance;
 
     public long SendErrors => _loop?.SendErrors ?? 0;
 

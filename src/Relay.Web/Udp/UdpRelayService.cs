@@ -1,17 +1,20 @@
 using System.Net;
 using System.Net.Sockets;
+using Relay.Core.FastPath;
 using Relay.Core.Net;
 using Relay.Core.Randomness;
 using Relay.Core.Server;
 using Relay.Web.Configuration;
 using Relay.Web.Metrics;
 using Relay.Web.Udp.Native;
+using Relay.Xdp;
 
 namespace Relay.Web.Udp;
 
 /// <summary>
-/// Binds the listening sockets (a failure stops the relay with a clear message), builds the engine and runs the
-/// data-plane thread; on shutdown stops it and closes every socket.
+/// Binds the listening sockets (a failure stops the relay with a clear message), attaches the XDP fast path when
+/// --ebpf-offloading names an interface, builds the engine and runs the data-plane thread; on shutdown stops it,
+/// closes every socket and detaches the fast path.
 /// </summary>
 internal sealed partial class UdpRelayService : IHostedService, IDisposable
 {
@@ -23,6 +26,7 @@ internal sealed partial class UdpRelayService : IHostedService, IDisposable
     private readonly ILogger<UdpRelayService> _logger;
     private readonly ILoggerFactory _loggers;
     private RelayEventLoop? _loop;
+    private IFastPath _fastPath = NullFastPath.Instance;
 
     public UdpRelayService(RelaySettings settings, RelayRuntime runtime, RelayEventLog eventLog, RelayMetrics metrics, TimeProvider time, ILoggerFactory loggers)
     {
@@ -77,12 +81,53 @@ internal sealed partial class UdpRelayService : IHostedService, IDisposable
         };
         IRandomSource random = _settings.RngSeed is { } seed ? new SeededRandom(seed) : new SecureRandomSource();
         var engine = new RelayServer(options, random, _eventLog);
-        _loop = new RelayEventLoop(engine, _metrics, new RelayClock(_time), listenV4, listenV6, _settings.BindIp4, _settings.BindIp6,
+        try
+        {
+            _fastPath = StartFastPath(port, publicV4, publicV6);
+        }
+        catch
+        {
+            listenV4?.Dispose();
+            listenV6?.Dispose();
+            throw;
+        }
+
+        _loop = new RelayEventLoop(engine, _fastPath, _metrics, new RelayClock(_time), listenV4, listenV6, _settings.BindIp4, _settings.BindIp6,
             _loggers.CreateLogger("Relay.Web.Udp.RelayEventLoop"));
         _runtime.Attach(_loop, publicV4, publicV6, port);
         _loop.Start();
         LogListening(_logger, port, publicV4?.ToString() ?? "none", publicV6?.ToString() ?? "none", _settings.LowestPort, _settings.HighestPort, _settings.AuthScheme);
         return Task.CompletedTask;
+    }
+
+    /// <summary>The XDP fast path on --ebpf-offloading's interface, or none. A failure stops the relay, naming the flag.</summary>
+    private IFastPath StartFastPath(ushort listenPort, IPAddress? publicV4, IPAddress? publicV6)
+    {
+        if (_settings.EbpfInterface is not { } name)
+        {
+            return NullFastPath.Instance;
+        }
+
+        var options = new XdpOptions
+        {
+            Interface = name,
+            AttachMode = _settings.EbpfAttachMode,
+            ListenPort = listenPort,
+            LowestPort = _settings.LowestPort,
+            HighestPort = _settings.HighestPort,
+            PublicV4 = publicV4,
+            PublicV6 = publicV6,
+            InterfaceV4 = _settings.EbpfInt4,
+            InterfaceV6 = _settings.EbpfInt6,
+        };
+        try
+        {
+            return XdpFastPath.Start(options, _loggers.CreateLogger("Relay.Xdp"));
+        }
+        catch (XdpException exception)
+        {
+            throw new RelayStartupException($"{RelayFlags.ForKey(nameof(RelayOptions.EbpfOffloading)).Display} {name}: {exception.Message}");
+        }
     }
 
     private (IPAddress? V4, IPAddress? V6, bool V6Explicit) ResolvePublicAddresses()
@@ -155,10 +200,15 @@ internal sealed partial class UdpRelayService : IHostedService, IDisposable
             LogStopped(_logger);
         }
 
+        Interlocked.Exchange(ref _fastPath, NullFastPath.Instance).Dispose();
         return Task.CompletedTask;
     }
 
-    public void Dispose() => Interlocked.Exchange(ref _loop, null)?.Dispose();
+    public void Dispose()
+    {
+        Interlocked.Exchange(ref _loop, null)?.Dispose();
+        Interlocked.Exchange(ref _fastPath, NullFastPath.Instance).Dispose();
+    }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Listening for STUN/TURN on UDP port {Port}; public IPv4 {V4}, IPv6 {V6}; relay ports {Lowest}-{Highest}; auth scheme {Scheme}")]
     private static partial void LogListening(ILogger logger, ushort port, string v4, string v6, ushort lowest, ushort highest, Relay.Core.Auth.AuthScheme scheme);

@@ -12,7 +12,7 @@ internal static unsafe partial class LibBpf
     private const string LibC = "libc";
 
     /// <summary>bpf_attach_type BPF_XDP.</summary>
-    public const int AttachTypeXdp = 38;
+    public const int AttachTypeXdp = 37;
 
     public const uint XdpFlagsSkbMode = 1 << 1;
     public const uint XdpFlagsDriverMode = 1 << 2;

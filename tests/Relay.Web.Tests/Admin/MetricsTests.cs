@@ -3,6 +3,8 @@ using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Relay.Web.Tests.Support;
 
+using Relay.TestSupport;
+
 namespace Relay.Web.Tests.Admin;
 
 /// <summary>/metrics after real traffic over UDP shows the live counters with the right values.</summary>

@@ -22,6 +22,7 @@ public sealed class OpenApiTests : IDisposable
             ["/admin/credentials"] = ["post"],
             ["/admin/status"] = ["get"],
             ["/admin/ebpf/maps"] = ["get"],
+            ["/admin/ebpf/maps/{name}"] = ["get"],
             ["/admin/ebpf/stats"] = ["get"],
             ["/log_filter"] = ["post"],
         };

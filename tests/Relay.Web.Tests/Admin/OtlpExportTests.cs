@@ -1,5 +1,7 @@
 using Relay.Web.Tests.Support;
 
+using Relay.TestSupport;
+
 namespace Relay.Web.Tests.Admin;
 
 /// <summary>With --otlp-grpc-endpoint, metrics and control-plane traces reach an OTLP/gRPC collector.</summary>

@@ -7,6 +7,8 @@ using Relay.Core.Net;
 using Relay.Web.Portal;
 using Relay.Web.Tests.Support;
 
+using Relay.TestSupport;
+
 namespace Relay.Web.Tests.Portal;
 
 /// <summary>The hosted portal client against an in-process fake portal: joining, heartbeats and reconnecting.</summary>

@@ -5,6 +5,8 @@ using Relay.Core.Net;
 using Relay.Web.Portal;
 using Relay.Web.Tests.Support;
 
+using Relay.TestSupport;
+
 namespace Relay.Web.Tests.Portal;
 
 /// <summary>How the portal client gives up: fatal refusals exit at once, unreachable portals after their budget.</summary>

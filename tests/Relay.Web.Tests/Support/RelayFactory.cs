@@ -6,6 +6,8 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Time.Testing;
 using Relay.Web.Udp;
 
+using Relay.TestSupport;
+
 namespace Relay.Web.Tests.Support;
 
 /// <summary>
@@ -14,7 +16,7 @@ namespace Relay.Web.Tests.Support;
 /// </summary>
 public sealed class RelayFactory : WebApplicationFactory<Program>
 {
-    public const string Secret = "4c98bf59c99b3e467ecd7cf9d6b3e5279645fca59be67bc5bb4af3cf653761ab";
+    public const string Secret = UdpTurnClient.DefaultSecret;
 
     private static int _nextRange;
 

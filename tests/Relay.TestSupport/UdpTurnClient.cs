@@ -4,23 +4,37 @@ using System.Net.Sockets;
 using Relay.Core.Auth;
 using Relay.Core.Net;
 using Relay.Core.Stun;
-using Relay.TestSupport;
+using Xunit;
+namespace Relay.TestSupport;
 
-namespace Relay.Web.Tests.Support;
-
-/// <summary>A TURN client over a real UDP socket on loopback, with bounded waits.</summary>
+/// <summary>A TURN client over a real UDP socket (on loopback unless given one), with bounded waits.</summary>
 public sealed class UdpTurnClient : IDisposable
 {
+    /// <summary>The relay secret test relays run with (RFC-sized, 64 hex characters).</summary>
+    public const string DefaultSecret = "4c98bf59c99b3e467ecd7cf9d6b3e5279645fca59be67bc5bb4af3cf653761ab";
+
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(3);
     private readonly Socket _socket;
     private readonly IPEndPoint _server;
 
-    public UdpTurnClient(IPEndPoint server, string user = "client", AuthScheme scheme = AuthScheme.Firezone, string secret = RelayFactory.Secret)
+    public UdpTurnClient(IPEndPoint server, string user = "client", AuthScheme scheme = AuthScheme.Firezone, string secret = DefaultSecret)
+        : this(LoopbackSocket(server.AddressFamily), server, user, scheme, secret)
+    {
+    }
+
+    /// <summary>A client on <paramref name="socket"/> (already bound, for example inside a network namespace); it takes ownership.</summary>
+    public UdpTurnClient(Socket socket, IPEndPoint server, string user = "client", AuthScheme scheme = AuthScheme.Firezone, string secret = DefaultSecret)
     {
         _server = server;
-        _socket = new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        _socket.Bind(new IPEndPoint(server.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Loopback : IPAddress.IPv6Loopback, 0));
+        _socket = socket;
         Signer = new TurnSigner(scheme, secret, user, DateTimeOffset.UtcNow.AddDays(1).ToUnixTimeSeconds());
+    }
+
+    private static Socket LoopbackSocket(AddressFamily family)
+    {
+        var socket = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(family == AddressFamily.InterNetwork ? IPAddress.Loopback : IPAddress.IPv6Loopback, 0));
+        return socket;
     }
 
     public TurnSigner Signer { get; }
@@ -138,6 +152,12 @@ public sealed class UdpPeer : IDisposable
         _socket = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
         _socket.Bind(new IPEndPoint(family == AddressFamily.InterNetwork ? IPAddress.Loopback : IPAddress.IPv6Loopback, 0));
     }
+
+    /// <summary>A peer on <paramref name="socket"/> (already bound); it takes ownership.</summary>
+    public UdpPeer(Socket socket) => _socket = socket;
+
+    /// <summary>Datagrams waiting to be read.</summary>
+    public int Available => _socket.Available;
 
     public IPEndPoint EndPoint => (IPEndPoint)_socket.LocalEndPoint!;
 

@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace Relay.Interop.Tests.Support;
+namespace Relay.TestSupport;
 
 /// <summary>
 /// The built <c>firezone-relay</c> running as a child process, with its output captured. Ports are chosen by the
@@ -52,16 +52,29 @@ public sealed partial class RelayProcess : IDisposable
 
     public static string DotNet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
 
-    /// <summary>Starts the relay with <paramref name="args"/> (plus a log filter that shows the port lines).</summary>
-    public static RelayProcess Start(IEnumerable<string> args, Dictionary<string, string>? environment = null)
+    /// <summary>
+    /// Starts the relay with <paramref name="args"/>. A <paramref name="launcher"/> such as <c>ip netns exec NAME</c>
+    /// runs it through that command, which must exec it (so <see cref="Pid"/> stays the relay's).
+    /// </summary>
+    public static RelayProcess Start(IEnumerable<string> args, Dictionary<string, string>? environment = null, IReadOnlyList<string>? launcher = null)
     {
-        var info = new ProcessStartInfo(DotNet)
+        var info = new ProcessStartInfo(launcher is { Count: > 0 } ? launcher[0] : DotNet)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (launcher is { Count: > 0 })
+        {
+            foreach (string part in launcher.Skip(1))
+            {
+                info.ArgumentList.Add(part);
+            }
+
+            info.ArgumentList.Add(DotNet);
+        }
+
         info.ArgumentList.Add(RelayDll);
         foreach (string arg in args)
         {

@@ -1,0 +1,138 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Relay.Core.Net;
+using Relay.TestSupport;
+using Relay.Xdp.Tests.Support;
+
+namespace Relay.Xdp.Tests;
+
+/// <summary>
+/// The real relay with XDP offloading, end to end through network namespaces: a TURN client and a peer exchange
+/// ChannelData and UDP across the relay for each pair of address families. The relay namespace's own UDP counters
+/// prove the data never reached its sockets (the kernel relayed it), the relay's XDP counters account for every
+/// packet, and evicting the allocation empties the maps and stops the flow.
+/// </summary>
+public sealed class NamespaceEndToEndTests : IClassFixture<XdpRelayFixture>
+{
+    private const ushort Channel = 0x4001;
+    private const int Packets = 50;
+    private static int _users;
+
+    private readonly XdpRelayFixture _relay;
+
+    public NamespaceEndToEndTests(XdpRelayFixture relay) => _relay = relay;
+
+    public static TheoryData<IpFamily, IpFamily> Routes => new()
+    {
+        { IpFamily.V4, IpFamily.V4 },
+        { IpFamily.V4, IpFamily.V6 },
+        { IpFamily.V6, IpFamily.V4 },
+        { IpFamily.V6, IpFamily.V6 },
+    };
+
+    [RequiresTheory("clang", "ip", "ethtool", "sysctl", Root = true)]
+    [MemberData(nameof(Routes))]
+    public async Task Channel_data_is_relayed_in_the_kernel_both_ways(IpFamily clientFamily, IpFamily peerFamily)
+    {
+        using var client = NewClient(clientFamily);
+        var udpAtStart = _relay.UdpInDatagrams();
+        TransportAddress relayed = await client.AllocateAsync(peerFamily);
+        using var peer = NewPeer(peerFamily);
+        await client.ChannelBindAsync(Channel, peer.EndPoint);
+        var udpBefore = _relay.UdpInDatagrams();
+        // The counter sees what reaches the relay's sockets: the STUN requests did.
+        Assert.True(udpBefore.V4 + udpBefore.V6 > udpAtStart.V4 + udpAtStart.V6, $"the relay namespace's UDP counters did not move: {udpBefore}");
+        JsonElement statsBefore = await _relay.GetJsonAsync("/admin/ebpf/stats");
+
+        for (int i = 0; i < Packets; i++)
+        {
+            byte[] up = Payload(i, 100 + i);
+            await client.SendChannelDataAsync(Channel, up);
+            var (data, from) = await peer.ReceiveAsync();
+            Assert.Equal(up, data);
+            Assert.Equal(relayed.ToIPEndPoint(), from);
+
+            byte[] down = Payload(i + 1000, 300 - i);
+            await peer.SendAsync(down, relayed);
+            byte[] channelData = await client.ReceiveAsync();
+            Assert.Equal(Frame.ChannelData(Channel, down), channelData);
+        }
+
+        // Not one data packet reached the relay namespace's UDP sockets: XDP relayed them all.
+        Assert.Equal(udpBefore, _relay.UdpInDatagrams());
+        JsonElement statsAfter = await _relay.GetJsonAsync("/admin/ebpf/stats");
+        string route = $"{(clientFamily == IpFamily.V4 ? 4 : 6)}{(peerFamily == IpFamily.V4 ? 4 : 6)}";
+        Assert.Equal(Packets, RoutePackets(statsAfter, route, "client_to_peer") - RoutePackets(statsBefore, route, "client_to_peer"));
+        Assert.Equal(Packets, RoutePackets(statsAfter, route, "peer_to_client") - RoutePackets(statsBefore, route, "peer_to_client"));
+
+        // The admin API adds the kernel's counters to the allocation and its channel.
+        JsonElement allocation = (await _relay.GetJsonAsync($"/admin/allocations?client={Uri.EscapeDataString(client.LocalEndPoint.ToString())}"))
+            .GetProperty("items")[0];
+        Assert.Equal("xdp", allocation.GetProperty("dataPath").GetString());
+        JsonElement channel = allocation.GetProperty("channels")[0];
+        Assert.Equal(Packets, channel.GetProperty("xdpTraffic").GetProperty("packetsFromClient").GetInt64());
+        Assert.Equal(Packets, channel.GetProperty("xdpTraffic").GetProperty("packetsToClient").GetInt64());
+        Assert.Equal(Packets, allocation.GetProperty("traffic").GetProperty("packetsToClient").GetInt64());
+
+        if (clientFamily != peerFamily)
+        {
+            // The reference's first step only logged cross-family traffic; the finished relay says it went through XDP.
+            await Eventually.TrueAsync(() => _relay.Relay.Output.Contains($"XDP relays cross-family traffic: route {route}, allocation port {relayed.Port}", StringComparison.Ordinal),
+                "the cross-family first-traffic line");
+        }
+    }
+
+    [RequiresFact("clang", "ip", "ethtool", "sysctl", Root = true)]
+    public async Task Eviction_removes_every_map_entry_and_stops_the_flow()
+    {
+        using var client = NewClient(IpFamily.V4);
+        TransportAddress relayed = await client.AllocateAsync(IpFamily.V4);
+        using var peer = NewPeer(IpFamily.V4);
+        await client.ChannelBindAsync(Channel, peer.EndPoint);
+        await client.SendChannelDataAsync(Channel, [1, 2, 3]);
+        Assert.Equal([1, 2, 3], (await peer.ReceiveAsync()).Data);
+        Assert.Contains(await Bindings("client_channels"), e => e.GetProperty("client").GetString() == client.LocalEndPoint.ToString());
+        Assert.Contains(await LivePorts(), p => p == relayed.Port);
+        long id = (await _relay.GetJsonAsync($"/admin/allocations?client={Uri.EscapeDataString(client.LocalEndPoint.ToString())}"))
+            .GetProperty("items")[0].GetProperty("id").GetInt64();
+
+        Assert.Equal(HttpStatusCode.NoContent, (await _relay.Admin.DeleteAsync($"/admin/allocations/{id}")).StatusCode);
+
+        // The maps, read back from the kernel, hold nothing of the allocation.
+        Assert.DoesNotContain(await Bindings("client_channels"), e => e.GetProperty("client").GetString() == client.LocalEndPoint.ToString());
+        Assert.DoesNotContain(await Bindings("peer_bindings"), e => e.GetProperty("peer").GetString() == peer.EndPoint.ToString());
+        Assert.DoesNotContain(await LivePorts(), p => p == relayed.Port);
+
+        // The next ChannelData goes to userspace, which drops it for its unknown channel. That drop is the event
+        // to wait for: had XDP relayed the packet, userspace would never have seen it.
+        long dropped = await _relay.MetricAsync("relay_dropped_packets_total", "reason=\"unknown_channel\"");
+        await client.SendChannelDataAsync(Channel, [4, 5, 6]);
+        await Eventually.TrueAsync(async () => await _relay.MetricAsync("relay_dropped_packets_total", "reason=\"unknown_channel\"") > dropped,
+            "userspace to drop the ChannelData of the evicted allocation");
+        Assert.Equal(0, peer.Available);
+    }
+
+    private UdpTurnClient NewClient(IpFamily family)
+    {
+        Socket socket = _relay.Topology.Client.OpenUdp(new IPEndPoint(RelayTopology.Address("client", family), 0));
+        var server = new IPEndPoint(RelayTopology.Address("relay", family), 3478);
+        return new UdpTurnClient(socket, server, user: $"xdp-e2e-{Interlocked.Increment(ref _users)}");
+    }
+
+    private UdpPeer NewPeer(IpFamily family) => new(_relay.Topology.Peer.OpenUdp(new IPEndPoint(RelayTopology.Address("peer", family), 0)));
+
+    private async Task<List<JsonElement>> Bindings(string map) =>
+        (await _relay.GetJsonAsync($"/admin/ebpf/maps/{map}?limit=1000")).GetProperty("items").EnumerateArray().ToList();
+
+    private async Task<List<int>> LivePorts() =>
+        (await _relay.GetJsonAsync("/admin/ebpf/maps/live_ports?limit=1000")).GetProperty("items").EnumerateArray()
+            .Select(e => e.GetProperty("allocationPort").GetInt32()).ToList();
+
+    private static long RoutePackets(JsonElement stats, string route, string direction) =>
+        stats.GetProperty("routes").EnumerateArray()
+            .Single(r => r.GetProperty("route").GetString() == route && r.GetProperty("direction").GetString() == direction)
+            .GetProperty("packets").GetInt64();
+
+    private static byte[] Payload(int seed, int length) => Frame.Payload(length, seed);
+}
