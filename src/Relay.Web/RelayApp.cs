@@ -32,6 +32,7 @@ public static class RelayApp
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<RelayRuntime>();
         builder.Services.AddSingleton<RelayEventLog>();
+        builder.Services.AddSingleton<IFastPathFactory, XdpFastPathFactory>();
         builder.Services.AddHostedService<UdpRelayService>();
         builder.Services.AddRelayPortal();
         builder.Services.AddHostedService<StandaloneAnnouncer>();

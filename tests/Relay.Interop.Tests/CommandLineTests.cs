@@ -2,7 +2,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Relay.Core.Auth;
 using Relay.Interop.Tests.Support;
-
 using Relay.TestSupport;
 
 namespace Relay.Interop.Tests;

@@ -11,7 +11,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Relay.Interop.Tests.Support;
-
 using Relay.TestSupport;
 
 namespace Relay.Interop.Tests;

@@ -41,6 +41,9 @@ public sealed class UdpTurnClient : IDisposable
 
     public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
 
+    /// <summary>Datagrams waiting to be read.</summary>
+    public int Available => _socket.Available;
+
     /// <summary>Sends an authenticated request (fetching or renewing the nonce as a real client does).</summary>
     public async Task<ParsedMessage> RequestAsync(Func<MessageSpec> build)
     {

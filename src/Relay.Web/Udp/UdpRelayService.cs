@@ -7,7 +7,6 @@ using Relay.Core.Server;
 using Relay.Web.Configuration;
 using Relay.Web.Metrics;
 using Relay.Web.Udp.Native;
-using Relay.Xdp;
 
 namespace Relay.Web.Udp;
 
@@ -22,14 +21,17 @@ internal sealed partial class UdpRelayService : IHostedService, IDisposable
     private readonly RelayRuntime _runtime;
     private readonly RelayEventLog _eventLog;
     private readonly RelayMetrics _metrics;
+    private readonly IFastPathFactory _fastPaths;
     private readonly TimeProvider _time;
     private readonly ILogger<UdpRelayService> _logger;
     private readonly ILoggerFactory _loggers;
     private RelayEventLoop? _loop;
     private IFastPath _fastPath = NullFastPath.Instance;
 
-    public UdpRelayService(RelaySettings settings, RelayRuntime runtime, RelayEventLog eventLog, RelayMetrics metrics, TimeProvider time, ILoggerFactory loggers)
+    public UdpRelayService(RelaySettings settings, RelayRuntime runtime, RelayEventLog eventLog, RelayMetrics metrics, IFastPathFactory fastPaths,
+        TimeProvider time, ILoggerFactory loggers)
     {
+        _fastPaths = fastPaths;
         _settings = settings;
         _runtime = runtime;
         _eventLog = eventLog;
@@ -83,7 +85,7 @@ internal sealed partial class UdpRelayService : IHostedService, IDisposable
         var engine = new RelayServer(options, random, _eventLog);
         try
         {
-            _fastPath = StartFastPath(port, publicV4, publicV6);
+            _fastPath = _fastPaths.Create(port, publicV4, publicV6);
         }
         catch
         {
@@ -98,36 +100,6 @@ internal sealed partial class UdpRelayService : IHostedService, IDisposable
         _loop.Start();
         LogListening(_logger, port, publicV4?.ToString() ?? "none", publicV6?.ToString() ?? "none", _settings.LowestPort, _settings.HighestPort, _settings.AuthScheme);
         return Task.CompletedTask;
-    }
-
-    /// <summary>The XDP fast path on --ebpf-offloading's interface, or none. A failure stops the relay, naming the flag.</summary>
-    private IFastPath StartFastPath(ushort listenPort, IPAddress? publicV4, IPAddress? publicV6)
-    {
-        if (_settings.EbpfInterface is not { } name)
-        {
-            return NullFastPath.Instance;
-        }
-
-        var options = new XdpOptions
-        {
-            Interface = name,
-            AttachMode = _settings.EbpfAttachMode,
-            ListenPort = listenPort,
-            LowestPort = _settings.LowestPort,
-            HighestPort = _settings.HighestPort,
-            PublicV4 = publicV4,
-            PublicV6 = publicV6,
-            InterfaceV4 = _settings.EbpfInt4,
-            InterfaceV6 = _settings.EbpfInt6,
-        };
-        try
-        {
-            return XdpFastPath.Start(options, _loggers.CreateLogger("Relay.Xdp"));
-        }
-        catch (XdpException exception)
-        {
-            throw new RelayStartupException($"{RelayFlags.ForKey(nameof(RelayOptions.EbpfOffloading)).Display} {name}: {exception.Message}");
-        }
     }
 
     private (IPAddress? V4, IPAddress? V6, bool V6Explicit) ResolvePublicAddresses()

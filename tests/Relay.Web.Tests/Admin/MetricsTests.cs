@@ -1,15 +1,14 @@
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
-using Relay.Web.Tests.Support;
-
 using Relay.TestSupport;
+using Relay.Web.Tests.Support;
 
 namespace Relay.Web.Tests.Admin;
 
 /// <summary>/metrics after real traffic over UDP shows the live counters with the right values.</summary>
 [Collection(MetricsCollection.Name)]
-public sealed partial class MetricsTests : IDisposable
+public sealed class MetricsTests : IDisposable
 {
     private readonly RelayFactory _relay = new();
 
@@ -21,19 +20,6 @@ public sealed partial class MetricsTests : IDisposable
         return await response.Content.ReadAsStringAsync();
     }
 
-    /// <summary>The value of the sample whose name and labels contain all of <paramref name="parts"/>.</summary>
-    private static double Sample(string scrape, string name, params string[] parts)
-    {
-        foreach (Match match in SampleLine().Matches(scrape))
-        {
-            if (match.Groups["name"].Value == name && parts.All(p => match.Groups["labels"].Value.Contains(p, StringComparison.Ordinal)))
-            {
-                return double.Parse(match.Groups["value"].Value, CultureInfo.InvariantCulture);
-            }
-        }
-
-        throw new Xunit.Sdk.XunitException($"no sample {name}{{{string.Join(",", parts)}}} in:\n{scrape}");
-    }
 
     [Fact]
     public async Task Counters_follow_real_traffic()
@@ -59,25 +45,25 @@ public sealed partial class MetricsTests : IDisposable
         await client.ExchangeAsync(Relay.TestSupport.MessageSpecFactory.Binding());
 
         string scrape = await ScrapeAsync();
-        Assert.Equal(1, Sample(scrape, "relay_active_allocations"));
-        Assert.Equal(1, Sample(scrape, "relay_active_channels"));
-        Assert.Equal(1, Sample(scrape, "relay_active_permissions"));
-        Assert.Equal(5, Sample(scrape, "relay_relayed_packets_total", "relay_datapath=\"userspace\"", "relay_route=\"44\"", "relay_direction=\"client_to_peer\""));
-        Assert.Equal(750, Sample(scrape, "relay_relayed_bytes_total", "relay_route=\"44\"", "relay_direction=\"client_to_peer\""));
-        Assert.Equal(3, Sample(scrape, "relay_relayed_packets_total", "relay_route=\"44\"", "relay_direction=\"peer_to_client\""));
-        Assert.Equal(3000, Sample(scrape, "relay_relayed_bytes_total", "relay_route=\"44\"", "relay_direction=\"peer_to_client\""));
-        Assert.Equal(0, Sample(scrape, "relay_relayed_packets_total", "relay_route=\"66\"", "relay_direction=\"client_to_peer\""));
-        Assert.Equal(8, Sample(scrape, "relay_packet_size_bytes_count", "relay_datapath=\"userspace\""));
-        Assert.Equal(3750, Sample(scrape, "relay_packet_size_bytes_sum", "relay_datapath=\"userspace\""));
-        Assert.Equal(5, Sample(scrape, "relay_packet_size_bytes_bucket", "le=\"200\""));
-        Assert.Equal(1, Sample(scrape, "relay_dropped_packets_total", "reason=\"unknown_channel\""));
-        Assert.Equal(1, Sample(scrape, "relay_responses_total", "message_type=\"allocate\"", "response_class=\"success\""));
-        Assert.Equal(1, Sample(scrape, "relay_responses_total", "message_type=\"allocate\"", "response_class=\"error\"", "error_code=\"401\""));
-        Assert.Equal(1, Sample(scrape, "relay_responses_total", "message_type=\"channelbind\"", "response_class=\"success\""));
-        Assert.Equal(1, Sample(scrape, "relay_responses_total", "message_type=\"binding\"", "response_class=\"success\""));
-        Assert.Equal(1, Sample(scrape, "relay_auth_failures_total", "reason=\"missing_integrity\""));
-        Assert.Equal(1, Sample(scrape, "relay_portal_state", "state=\"standalone\""));
-        Assert.Equal(0, Sample(scrape, "relay_portal_state", "state=\"joined\""));
+        Assert.Equal(1, Prometheus.Sample(scrape, "relay_active_allocations"));
+        Assert.Equal(1, Prometheus.Sample(scrape, "relay_active_channels"));
+        Assert.Equal(1, Prometheus.Sample(scrape, "relay_active_permissions"));
+        Assert.Equal(5, Prometheus.Sample(scrape, "relay_relayed_packets_total", "relay_datapath=\"userspace\"", "relay_route=\"44\"", "relay_direction=\"client_to_peer\""));
+        Assert.Equal(750, Prometheus.Sample(scrape, "relay_relayed_bytes_total", "relay_route=\"44\"", "relay_direction=\"client_to_peer\""));
+        Assert.Equal(3, Prometheus.Sample(scrape, "relay_relayed_packets_total", "relay_route=\"44\"", "relay_direction=\"peer_to_client\""));
+        Assert.Equal(3000, Prometheus.Sample(scrape, "relay_relayed_bytes_total", "relay_route=\"44\"", "relay_direction=\"peer_to_client\""));
+        Assert.Equal(0, Prometheus.Sample(scrape, "relay_relayed_packets_total", "relay_route=\"66\"", "relay_direction=\"client_to_peer\""));
+        Assert.Equal(8, Prometheus.Sample(scrape, "relay_packet_size_bytes_count", "relay_datapath=\"userspace\""));
+        Assert.Equal(3750, Prometheus.Sample(scrape, "relay_packet_size_bytes_sum", "relay_datapath=\"userspace\""));
+        Assert.Equal(5, Prometheus.Sample(scrape, "relay_packet_size_bytes_bucket", "le=\"200\""));
+        Assert.Equal(1, Prometheus.Sample(scrape, "relay_dropped_packets_total", "reason=\"unknown_channel\""));
+        Assert.Equal(1, Prometheus.Sample(scrape, "relay_responses_total", "message_type=\"allocate\"", "response_class=\"success\""));
+        Assert.Equal(1, Prometheus.Sample(scrape, "relay_responses_total", "message_type=\"allocate\"", "response_class=\"error\"", "error_code=\"401\""));
+        Assert.Equal(1, Prometheus.Sample(scrape, "relay_responses_total", "message_type=\"channelbind\"", "response_class=\"success\""));
+        Assert.Equal(1, Prometheus.Sample(scrape, "relay_responses_total", "message_type=\"binding\"", "response_class=\"success\""));
+        Assert.Equal(1, Prometheus.Sample(scrape, "relay_auth_failures_total", "reason=\"missing_integrity\""));
+        Assert.Equal(1, Prometheus.Sample(scrape, "relay_portal_state", "state=\"standalone\""));
+        Assert.Equal(0, Prometheus.Sample(scrape, "relay_portal_state", "state=\"joined\""));
         Assert.Contains("target_info{", scrape);
         Assert.Contains("service_name=\"relay\"", scrape);
         Assert.Contains("service_namespace=\"firezone\"", scrape);
@@ -86,11 +72,8 @@ public sealed partial class MetricsTests : IDisposable
 
         // Live: an eviction shows at once, not at session end.
         await client.RefreshAsync(0);
-        Assert.Equal(0, Sample(await ScrapeAsync(), "relay_active_allocations"));
+        Assert.Equal(0, Prometheus.Sample(await ScrapeAsync(), "relay_active_allocations"));
     }
 
     public void Dispose() => _relay.Dispose();
-
-    [GeneratedRegex(@"^(?<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?<labels>[^}]*)\})? (?<value>\S+)", RegexOptions.Multiline)]
-    private static partial Regex SampleLine();
 }

@@ -1,6 +1,5 @@
-using Relay.Web.Tests.Support;
-
 using Relay.TestSupport;
+using Relay.Web.Tests.Support;
 
 namespace Relay.Web.Tests.Admin;
 

@@ -4,10 +4,9 @@ using System.Net.Sockets;
 using System.Net.WebSockets;
 using Microsoft.Extensions.Logging;
 using Relay.Core.Net;
+using Relay.TestSupport;
 using Relay.Web.Portal;
 using Relay.Web.Tests.Support;
-
-using Relay.TestSupport;
 
 namespace Relay.Web.Tests.Portal;
 

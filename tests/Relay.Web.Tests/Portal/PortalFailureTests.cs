@@ -2,10 +2,9 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Relay.Core.Net;
+using Relay.TestSupport;
 using Relay.Web.Portal;
 using Relay.Web.Tests.Support;
-
-using Relay.TestSupport;
 
 namespace Relay.Web.Tests.Portal;
 

@@ -4,9 +4,11 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Time.Testing;
-using Relay.Web.Udp;
-
+using Microsoft.Extensions.Logging;
+using Relay.Core.FastPath;
 using Relay.TestSupport;
+using Relay.Web.Tests.Portal;
+using Relay.Web.Udp;
 
 namespace Relay.Web.Tests.Support;
 
@@ -50,6 +52,12 @@ public sealed class RelayFactory : WebApplicationFactory<Program>
 
     public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
 
+    /// <summary>A fast path to run the data plane with instead of none (set before the host starts).</summary>
+    public IFastPath? FastPath { get; set; }
+
+    /// <summary>Receives every log line when set (before the host starts); mind the LogFilter setting.</summary>
+    public LogCapture? Logs { get; set; }
+
     public RelayRuntime Runtime => Services.GetRequiredService<RelayRuntime>();
 
     public IPEndPoint ListenV4 => new(IPAddress.Loopback, Runtime.ListenPort);
@@ -72,7 +80,21 @@ public sealed class RelayFactory : WebApplicationFactory<Program>
         {
             services.RemoveAll<TimeProvider>();
             services.AddSingleton<TimeProvider>(Time);
+            if (FastPath is { } fastPath)
+            {
+                services.RemoveAll<IFastPathFactory>();
+                services.AddSingleton<IFastPathFactory>(new FixedFastPath(fastPath));
+            }
         });
+        if (Logs is { } logs)
+        {
+            builder.ConfigureLogging(logging => logging.AddProvider(logs));
+        }
+    }
+
+    private sealed class FixedFastPath(IFastPath fastPath) : IFastPathFactory
+    {
+        public IFastPath Create(ushort listenPort, IPAddress? publicV4, IPAddress? publicV6) => fastPath;
     }
 
     /// <summary>Moves time forward and lets the data plane act on it (expiries) before returning.</summary>
