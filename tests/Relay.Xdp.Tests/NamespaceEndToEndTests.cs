@@ -8,20 +8,58 @@ using Relay.Xdp.Tests.Support;
 namespace Relay.Xdp.Tests;
 
 /// <summary>
-/// The real relay with XDP offloading, end to end through network namespaces: a TURN client and a peer exchange
-/// ChannelData and UDP across the relay for each pair of address families. The relay namespace's own UDP counters
-/// prove the data never reached its sockets (the kernel relayed it), the relay's XDP counters account for every
-/// packet, and evicting the allocation empties the maps and stops the flow.
+/// The real relay with XDP offloading in driver mode, end to end through network namespaces: a TURN client and a
+/// peer exchange ChannelData and UDP across the relay for each pair of address families. The relay namespace's own
+/// UDP counters prove the data never reached its sockets (the kernel relayed it), the relay's XDP counters account
+/// for every packet, and evicting the allocation empties the maps and stops the flow.
 /// </summary>
-public sealed class NamespaceEndToEndTests : IClassFixture<XdpRelayFixture>
+public sealed class NamespaceEndToEndTests(XdpRelayFixture relay) : RelayingThroughXdp<XdpRelayFixture>(relay)
 {
-    private const ushort Channel = 0x4001;
+    [RequiresFact("clang", "ip", "ethtool", "sysctl", Root = true)]
+    public async Task Eviction_removes_every_map_entry_and_stops_the_flow()
+    {
+        using var client = NewClient(IpFamily.V4);
+        TransportAddress relayed = await client.AllocateAsync(IpFamily.V4);
+        using var peer = NewPeer(IpFamily.V4);
+        await client.ChannelBindAsync(Channel, peer.EndPoint);
+        await client.SendChannelDataAsync(Channel, [1, 2, 3]);
+        Assert.Equal([1, 2, 3], (await peer.ReceiveAsync()).Data);
+        Assert.Contains(await Bindings("client_channels"), e => e.GetProperty("client").GetString() == client.LocalEndPoint.ToString());
+        Assert.Contains(await LivePorts(), p => p == relayed.Port);
+        long id = (await Relay.GetJsonAsync($"/admin/allocations?client={Uri.EscapeDataString(client.LocalEndPoint.ToString())}"))
+            .GetProperty("items")[0].GetProperty("id").GetInt64();
+
+        Assert.Equal(HttpStatusCode.NoContent, (await Relay.Admin.DeleteAsync($"/admin/allocations/{id}")).StatusCode);
+
+        // The maps, read back from the kernel, hold nothing of the allocation.
+        Assert.DoesNotContain(await Bindings("client_channels"), e => e.GetProperty("client").GetString() == client.LocalEndPoint.ToString());
+        Assert.DoesNotContain(await Bindings("peer_bindings"), e => e.GetProperty("peer").GetString() == peer.EndPoint.ToString());
+        Assert.DoesNotContain(await LivePorts(), p => p == relayed.Port);
+
+        // The next ChannelData goes to userspace, which drops it for its unknown channel. That drop is the event
+        // to wait for: had XDP relayed the packet, userspace would never have seen it.
+        long dropped = await Relay.MetricAsync("relay_dropped_packets_total", "reason=\"unknown_channel\"");
+        await client.SendChannelDataAsync(Channel, [4, 5, 6]);
+        await Eventually.TrueAsync(async () => await Relay.MetricAsync("relay_dropped_packets_total", "reason=\"unknown_channel\"") > dropped,
+            "userspace to drop the ChannelData of the evicted allocation");
+        Assert.Equal(0, peer.Available);
+    }
+}
+
+/// <summary>The same four routes with the program attached in generic (SKB) mode.</summary>
+public sealed class GenericModeEndToEndTests(GenericModeRelayFixture relay) : RelayingThroughXdp<GenericModeRelayFixture>(relay);
+
+/// <summary>ChannelData and UDP across the relay for each pair of address families, relayed by XDP.</summary>
+public abstract class RelayingThroughXdp<TFixture> : IClassFixture<TFixture>
+    where TFixture : XdpRelayFixture
+{
+    protected const ushort Channel = 0x4001;
     private const int Packets = 50;
     private static int _users;
 
-    private readonly XdpRelayFixture _relay;
+    protected RelayingThroughXdp(TFixture relay) => Relay = relay;
 
-    public NamespaceEndToEndTests(XdpRelayFixture relay) => _relay = relay;
+    protected TFixture Relay { get; }
 
     public static TheoryData<IpFamily, IpFamily> Routes => new()
     {
@@ -36,14 +74,14 @@ public sealed class NamespaceEndToEndTests : IClassFixture<XdpRelayFixture>
     public async Task Channel_data_is_relayed_in_the_kernel_both_ways(IpFamily clientFamily, IpFamily peerFamily)
     {
         using var client = NewClient(clientFamily);
-        var udpAtStart = _relay.UdpInDatagrams();
+        var udpAtStart = Relay.UdpInDatagrams();
         TransportAddress relayed = await client.AllocateAsync(peerFamily);
         using var peer = NewPeer(peerFamily);
         await client.ChannelBindAsync(Channel, peer.EndPoint);
-        var udpBefore = _relay.UdpInDatagrams();
+        var udpBefore = Relay.UdpInDatagrams();
         // The counter sees what reaches the relay's sockets: the STUN requests did.
         Assert.True(udpBefore.V4 + udpBefore.V6 > udpAtStart.V4 + udpAtStart.V6, $"the relay namespace's UDP counters did not move: {udpBefore}");
-        JsonElement statsBefore = await _relay.GetJsonAsync("/admin/ebpf/stats");
+        JsonElement statsBefore = await Relay.GetJsonAsync("/admin/ebpf/stats");
 
         for (int i = 0; i < Packets; i++)
         {
@@ -60,14 +98,14 @@ public sealed class NamespaceEndToEndTests : IClassFixture<XdpRelayFixture>
         }
 
         // Not one data packet reached the relay namespace's UDP sockets: XDP relayed them all.
-        Assert.Equal(udpBefore, _relay.UdpInDatagrams());
-        JsonElement statsAfter = await _relay.GetJsonAsync("/admin/ebpf/stats");
+        Assert.Equal(udpBefore, Relay.UdpInDatagrams());
+        JsonElement statsAfter = await Relay.GetJsonAsync("/admin/ebpf/stats");
         string route = $"{(clientFamily == IpFamily.V4 ? 4 : 6)}{(peerFamily == IpFamily.V4 ? 4 : 6)}";
         Assert.Equal(Packets, RoutePackets(statsAfter, route, "client_to_peer") - RoutePackets(statsBefore, route, "client_to_peer"));
         Assert.Equal(Packets, RoutePackets(statsAfter, route, "peer_to_client") - RoutePackets(statsBefore, route, "peer_to_client"));
 
         // The admin API adds the kernel's counters to the allocation and its channel.
-        JsonElement allocation = (await _relay.GetJsonAsync($"/admin/allocations?client={Uri.EscapeDataString(client.LocalEndPoint.ToString())}"))
+        JsonElement allocation = (await Relay.GetJsonAsync($"/admin/allocations?client={Uri.EscapeDataString(client.LocalEndPoint.ToString())}"))
             .GetProperty("items")[0];
         Assert.Equal("xdp", allocation.GetProperty("dataPath").GetString());
         JsonElement channel = allocation.GetProperty("channels")[0];
@@ -78,55 +116,25 @@ public sealed class NamespaceEndToEndTests : IClassFixture<XdpRelayFixture>
         if (clientFamily != peerFamily)
         {
             // The reference's first step only logged cross-family traffic; the finished relay says it went through XDP.
-            await Eventually.TrueAsync(() => _relay.Relay.Output.Contains($"XDP relays cross-family traffic: route {route}, allocation port {relayed.Port}", StringComparison.Ordinal),
+            await Eventually.TrueAsync(() => Relay.Relay.Output.Contains($"XDP relays cross-family traffic: route {route}, allocation port {relayed.Port}", StringComparison.Ordinal),
                 "the cross-family first-traffic line");
         }
     }
 
-    [RequiresFact("clang", "ip", "ethtool", "sysctl", Root = true)]
-    public async Task Eviction_removes_every_map_entry_and_stops_the_flow()
+    protected UdpTurnClient NewClient(IpFamily family)
     {
-        using var client = NewClient(IpFamily.V4);
-        TransportAddress relayed = await client.AllocateAsync(IpFamily.V4);
-        using var peer = NewPeer(IpFamily.V4);
-        await client.ChannelBindAsync(Channel, peer.EndPoint);
-        await client.SendChannelDataAsync(Channel, [1, 2, 3]);
-        Assert.Equal([1, 2, 3], (await peer.ReceiveAsync()).Data);
-        Assert.Contains(await Bindings("client_channels"), e => e.GetProperty("client").GetString() == client.LocalEndPoint.ToString());
-        Assert.Contains(await LivePorts(), p => p == relayed.Port);
-        long id = (await _relay.GetJsonAsync($"/admin/allocations?client={Uri.EscapeDataString(client.LocalEndPoint.ToString())}"))
-            .GetProperty("items")[0].GetProperty("id").GetInt64();
-
-        Assert.Equal(HttpStatusCode.NoContent, (await _relay.Admin.DeleteAsync($"/admin/allocations/{id}")).StatusCode);
-
-        // The maps, read back from the kernel, hold nothing of the allocation.
-        Assert.DoesNotContain(await Bindings("client_channels"), e => e.GetProperty("client").GetString() == client.LocalEndPoint.ToString());
-        Assert.DoesNotContain(await Bindings("peer_bindings"), e => e.GetProperty("peer").GetString() == peer.EndPoint.ToString());
-        Assert.DoesNotContain(await LivePorts(), p => p == relayed.Port);
-
-        // The next ChannelData goes to userspace, which drops it for its unknown channel. That drop is the event
-        // to wait for: had XDP relayed the packet, userspace would never have seen it.
-        long dropped = await _relay.MetricAsync("relay_dropped_packets_total", "reason=\"unknown_channel\"");
-        await client.SendChannelDataAsync(Channel, [4, 5, 6]);
-        await Eventually.TrueAsync(async () => await _relay.MetricAsync("relay_dropped_packets_total", "reason=\"unknown_channel\"") > dropped,
-            "userspace to drop the ChannelData of the evicted allocation");
-        Assert.Equal(0, peer.Available);
-    }
-
-    private UdpTurnClient NewClient(IpFamily family)
-    {
-        Socket socket = _relay.Topology.Client.OpenUdp(new IPEndPoint(RelayTopology.Address("client", family), 0));
+        Socket socket = Relay.Topology.Client.OpenUdp(new IPEndPoint(RelayTopology.Address("client", family), 0));
         var server = new IPEndPoint(RelayTopology.Address("relay", family), 3478);
         return new UdpTurnClient(socket, server, user: $"xdp-e2e-{Interlocked.Increment(ref _users)}");
     }
 
-    private UdpPeer NewPeer(IpFamily family) => new(_relay.Topology.Peer.OpenUdp(new IPEndPoint(RelayTopology.Address("peer", family), 0)));
+    protected UdpPeer NewPeer(IpFamily family) => new(Relay.Topology.Peer.OpenUdp(new IPEndPoint(RelayTopology.Address("peer", family), 0)));
 
-    private async Task<List<JsonElement>> Bindings(string map) =>
-        (await _relay.GetJsonAsync($"/admin/ebpf/maps/{map}?limit=1000")).GetProperty("items").EnumerateArray().ToList();
+    protected async Task<List<JsonElement>> Bindings(string map) =>
+        (await Relay.GetJsonAsync($"/admin/ebpf/maps/{map}?limit=1000")).GetProperty("items").EnumerateArray().ToList();
 
-    private async Task<List<int>> LivePorts() =>
-        (await _relay.GetJsonAsync("/admin/ebpf/maps/live_ports?limit=1000")).GetProperty("items").EnumerateArray()
+    protected async Task<List<int>> LivePorts() =>
+        (await Relay.GetJsonAsync("/admin/ebpf/maps/live_ports?limit=1000")).GetProperty("items").EnumerateArray()
             .Select(e => e.GetProperty("allocationPort").GetInt32()).ToList();
 
     private static long RoutePackets(JsonElement stats, string route, string direction) =>

@@ -10,8 +10,11 @@ namespace Relay.Xdp.Tests.Support;
 /// The real firezone-relay with --ebpf-offloading on the relay namespace's eth0 (driver mode), in a fresh
 /// <see cref="RelayTopology"/>. Its admin API and metrics are reached from inside the relay namespace.
 /// </summary>
-public sealed partial class XdpRelayFixture : IAsyncLifetime
+public partial class XdpRelayFixture : IAsyncLifetime
 {
+    /// <summary>--ebpf-attach-mode.</summary>
+    protected virtual string AttachMode => "driver";
+
     public static readonly string[] Requirements = ["clang", "ip", "ethtool", "sysctl"];
 
     public RelayTopology Topology { get; private set; } = null!;
@@ -35,7 +38,7 @@ public sealed partial class XdpRelayFixture : IAsyncLifetime
         Topology = RelayTopology.Create(Path.Combine(AppContext.BaseDirectory, "xdp_pass.bpf.o"));
         Relay = RelayProcess.Start(
         [
-            "--ebpf-offloading", "eth0", "--ebpf-attach-mode", "driver",
+            "--ebpf-offloading", "eth0", "--ebpf-attach-mode", AttachMode,
             "--public-ip4-addr", RelayTopology.Address("relay", IpFamily.V4).ToString(),
             "--public-ip6-addr", RelayTopology.Address("relay", IpFamily.V6).ToString(),
             "--health-check-addr", "127.0.0.1:8080", "--control-endpoint", "127.0.0.1:9999",
@@ -83,4 +86,10 @@ public sealed partial class XdpRelayFixture : IAsyncLifetime
 
     [GeneratedRegex(@"^Udp6InDatagrams\s+(\d+)", RegexOptions.Multiline)]
     private static partial Regex Udp6InDatagrams();
+}
+
+/// <summary>The same relay attached in generic (SKB) mode, as on interfaces whose driver lacks native XDP.</summary>
+public sealed class GenericModeRelayFixture : XdpRelayFixture
+{
+    protected override string AttachMode => "generic";
 }
