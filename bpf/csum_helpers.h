@@ -10,7 +10,7 @@
 
 #include <linux/types.h>
 #include <bpf/bpf_endian.h>
-#include "relay_consts.h"
+#include "relay_structs.h"
 
 static __always_inline __u16 csum_fold(__u64 sum)
 {
@@ -22,9 +22,9 @@ static __always_inline __u16 csum_fold(__u64 sum)
 }
 
 /* An address as a UDP pseudo-header carries it: the last 2 words for IPv4 (kept IPv4-mapped), all 8 for IPv6. */
-static __always_inline __u64 csum_addr(const __u8 *addr, __u8 family)
+static __always_inline __u64 csum_addr(const struct relay_addr *addr, __u8 family)
 {
-	const __u16 *w = (const __u16 *)addr; /* every address field is at least 2-byte aligned */
+	const __u16 *w = (const __u16 *)addr;
 	__u64 sum = (__u64)w[6] + w[7];
 	if (family == RELAY_FAMILY_V6)
 		sum += (__u64)w[0] + w[1] + w[2] + w[3] + w[4] + w[5];

@@ -27,8 +27,8 @@
 
 /* What a frame becomes. */
 struct relay_rewrite {
-	__u8 src[16];
-	__u8 dst[16];
+	struct relay_addr src;
+	struct relay_addr dst;
 	__be16 sport;
 	__be16 dport;
 	__be16 channel;      /* the ChannelData number when with_channel */
@@ -44,18 +44,18 @@ struct relay_rewrite {
 static __always_inline int choose_source(const struct relay_config *cfg, const struct relay_packet *in, struct relay_rewrite *out)
 {
 	if (out->family == in->family) {
-		__builtin_memcpy(out->src, in->dst, 16);
+		out->src = in->dst;
 		return 0;
 	}
 	if (out->family == RELAY_FAMILY_V4) {
 		if (!(cfg->flags & RELAY_CFG_INTERFACE_V4))
 			return -1;
-		addr_map_v4(out->src, cfg->interface_v4);
+		addr_map_v4(&out->src, cfg->interface_v4);
 		return 0;
 	}
 	if (!(cfg->flags & RELAY_CFG_INTERFACE_V6))
 		return -1;
-	__builtin_memcpy(out->src, cfg->interface_v6, 16);
+	out->src = cfg->interface_v6;
 	return 0;
 }
 
@@ -71,8 +71,8 @@ static __always_inline void write_ipv4(struct iphdr *ip, const struct relay_pack
 	ip->ttl = in->ttl - 1;
 	ip->protocol = IPPROTO_UDP;
 	ip->check = 0;
-	__builtin_memcpy(&ip->saddr, out->src + 12, 4);
-	__builtin_memcpy(&ip->daddr, out->dst + 12, 4);
+	ip->saddr = out->src.word[3];
+	ip->daddr = out->dst.word[3];
 	ip->check = csum_ipv4_header(ip);
 }
 
@@ -87,8 +87,8 @@ static __always_inline void write_ipv6(struct ipv6hdr *ip6, const struct relay_p
 	ip6->payload_len = bpf_htons(udp_len);
 	ip6->nexthdr = IPPROTO_UDP;
 	ip6->hop_limit = in->ttl - 1;
-	__builtin_memcpy(&ip6->saddr, out->src, 16);
-	__builtin_memcpy(&ip6->daddr, out->dst, 16);
+	__builtin_memcpy(&ip6->saddr, &out->src, 16);
+	__builtin_memcpy(&ip6->daddr, &out->dst, 16);
 }
 
 static __always_inline int write_udp(struct udphdr *udp, void *end, const struct relay_rewrite *out, __u16 udp_len, __be16 check)
@@ -136,9 +136,9 @@ static __always_inline int relay_rewrite(struct xdp_md *ctx, const struct relay_
 	__be16 check = 0;
 	if (!no_checksum) {
 		/* Protocol and payload words are the same on both sides (the payload keeps an even offset). */
-		__u64 old_sum = csum_addr(in->src, in->family) + csum_addr(in->dst, in->family) + 2 * (__u64)bpf_htons(in->udp_len) +
+		__u64 old_sum = csum_addr(&in->src, in->family) + csum_addr(&in->dst, in->family) + 2 * (__u64)bpf_htons(in->udp_len) +
 				in->sport + in->dport + dropped_sum;
-		__u64 new_sum = csum_addr(out->src, out->family) + csum_addr(out->dst, out->family) + 2 * (__u64)bpf_htons(out_udp_len) +
+		__u64 new_sum = csum_addr(&out->src, out->family) + csum_addr(&out->dst, out->family) + 2 * (__u64)bpf_htons(out_udp_len) +
 				out->sport + out->dport;
 		if (out->with_channel)
 			new_sum += (__u64)out->channel + bpf_htons(out->payload_len);

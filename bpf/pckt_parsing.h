@@ -16,6 +16,7 @@
 #include <bpf/bpf_endian.h>
 #include "csum_helpers.h"
 #include "relay_consts.h"
+#include "relay_structs.h"
 
 /* Parsing found nothing to object to: go on relaying. Pass reasons are >= 0. */
 #define RELAY_CONTINUE (-1)
@@ -31,8 +32,8 @@
 
 /* What the rewrite needs of an incoming frame; pointers into it would not survive bpf_xdp_adjust_head. */
 struct relay_packet {
-	__u8 src[16];       /* IPv4-mapped for IPv4 */
-	__u8 dst[16];
+	struct relay_addr src; /* IPv4-mapped for IPv4 */
+	struct relay_addr dst;
 	__u32 flow_label;   /* IPv6 flow label, host order; 0 for IPv4 */
 	__be16 ip_id;       /* IPv4 identification; 0 for IPv6 */
 	__be16 sport;
@@ -45,33 +46,22 @@ struct relay_packet {
 	__u8 dont_fragment; /* IPv4 DF bit */
 };
 
-static __always_inline void addr_map_v4(__u8 *dst, const void *v4)
+static __always_inline void addr_map_v4(struct relay_addr *dst, __be32 v4)
 {
-	__builtin_memset(dst, 0, 10);
-	dst[10] = 0xff;
-	dst[11] = 0xff;
-	__builtin_memcpy(dst + 12, v4, 4);
+	dst->word[0] = 0;
+	dst->word[1] = 0;
+	dst->word[2] = bpf_htonl(0xffff);
+	dst->word[3] = v4;
 }
 
-static __always_inline int addr_is_v4_mapped(const __u8 *addr)
+static __always_inline int addr_is_v4_mapped(const struct relay_addr *addr)
 {
-	__u64 head;
-	__u16 mid;
-
-	__builtin_memcpy(&head, addr, 8);
-	__builtin_memcpy(&mid, addr + 8, 2);
-	return head == 0 && mid == 0 && addr[10] == 0xff && addr[11] == 0xff;
+	return addr->word[0] == 0 && addr->word[1] == 0 && addr->word[2] == bpf_htonl(0xffff);
 }
 
-static __always_inline int addr_eq(const __u8 *a, const __u8 *b)
+static __always_inline int addr_eq(const struct relay_addr *a, const struct relay_addr *b)
 {
-	__u64 a0, a1, b0, b1;
-
-	__builtin_memcpy(&a0, a, 8);
-	__builtin_memcpy(&a1, a + 8, 8);
-	__builtin_memcpy(&b0, b, 8);
-	__builtin_memcpy(&b1, b + 8, 8);
-	return a0 == b0 && a1 == b1;
+	return a->word[0] == b->word[0] && a->word[1] == b->word[1] && a->word[2] == b->word[2] && a->word[3] == b->word[3];
 }
 
 static __always_inline int parse_ipv4(void *l3, void *end, __u32 frame_len, struct relay_packet *pkt)
@@ -110,8 +100,8 @@ static __always_inline int parse_ipv4(void *l3, void *end, __u32 frame_len, stru
 		return RELAY_PASS_MALFORMED;
 
 	pkt->family = RELAY_FAMILY_V4;
-	addr_map_v4(pkt->src, &ip->saddr);
-	addr_map_v4(pkt->dst, &ip->daddr);
+	addr_map_v4(&pkt->src, ip->saddr);
+	addr_map_v4(&pkt->dst, ip->daddr);
 	pkt->ttl = ip->ttl;
 	pkt->tos = ip->tos;
 	pkt->ip_id = ip->id;
@@ -168,10 +158,10 @@ static __always_inline int parse_ipv6(void *l3, void *end, __u32 frame_len, stru
 		return RELAY_PASS_MALFORMED;
 
 	pkt->family = RELAY_FAMILY_V6;
-	__builtin_memcpy(pkt->src, &ip6->saddr, 16);
-	__builtin_memcpy(pkt->dst, &ip6->daddr, 16);
+	__builtin_memcpy(&pkt->src, &ip6->saddr, 16);
+	__builtin_memcpy(&pkt->dst, &ip6->daddr, 16);
 	/* IPv4-mapped addresses are not valid on an IPv6 wire, and would alias IPv4 keys. */
-	if (addr_is_v4_mapped(pkt->src) || addr_is_v4_mapped(pkt->dst))
+	if (addr_is_v4_mapped(&pkt->src) || addr_is_v4_mapped(&pkt->dst))
 		return RELAY_PASS_MALFORMED;
 	pkt->ttl = ip6->hop_limit;
 	pkt->tos = (__u8)((ip6->priority << 4) | (ip6->flow_lbl[0] >> 4));

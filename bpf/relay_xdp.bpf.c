@@ -26,32 +26,22 @@ struct relay_route {
 	__u8 in_channel;   /* the input carries a ChannelData header */
 };
 
-/*
- * The bindings a frame is relayed through, whose counters it adds to; both are set for hairpin traffic. A local,
- * not part of relay_scratch: clang 14 emits struct types only reached through pointers in a map value as
- * forward declarations, and libbpf then cannot size the binding maps.
- */
+/* The bindings a frame is relayed through, whose counters it adds to; both are set for hairpin traffic. */
 struct relay_bindings {
 	struct client_channel_value *from_client; /* counts client -> peer */
 	struct peer_binding_value *to_client;     /* counts peer -> client */
 };
 
 /*
- * Working memory for one frame. Kept in a per-CPU map rather than on the stack: as locals, the compiler splits
- * these structs into scalars whose spills exceed the 512-byte BPF stack. Userspace never reads it.
+ * Working memory for one frame, on the stack. The routing functions below take it by pointer and are not inlined:
+ * inlined, the compiler splits these structs into scalars whose spills exceed the 512-byte BPF stack.
  */
 struct relay_scratch {
 	struct relay_packet pkt;
 	struct relay_rewrite out;
 	struct relay_route route;
+	struct relay_bindings bindings;
 };
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct relay_scratch);
-} relay_scratch SEC(".maps");
 
 static __always_inline __u32 route_index(__u8 first, __u8 second)
 {
@@ -59,17 +49,13 @@ static __always_inline __u32 route_index(__u8 first, __u8 second)
 }
 
 /* One of the relay's own addresses (public or interface) of that family? */
-static __always_inline int is_own_address(const struct relay_config *cfg, __u8 family, const __u8 *addr)
+static __always_inline int is_own_address(const struct relay_config *cfg, __u8 family, const struct relay_addr *addr)
 {
-	if (family == RELAY_FAMILY_V4) {
-		__u32 a, pub, ifc;
-		__builtin_memcpy(&a, addr + 12, 4);
-		__builtin_memcpy(&pub, cfg->public_v4, 4);
-		__builtin_memcpy(&ifc, cfg->interface_v4, 4);
-		return ((cfg->flags & RELAY_CFG_PUBLIC_V4) && a == pub) || ((cfg->flags & RELAY_CFG_INTERFACE_V4) && a == ifc);
-	}
-	return ((cfg->flags & RELAY_CFG_PUBLIC_V6) && addr_eq(addr, cfg->public_v6)) ||
-	       ((cfg->flags & RELAY_CFG_INTERFACE_V6) && addr_eq(addr, cfg->interface_v6));
+	if (family == RELAY_FAMILY_V4)
+		return ((cfg->flags & RELAY_CFG_PUBLIC_V4) && addr->word[3] == cfg->public_v4) ||
+		       ((cfg->flags & RELAY_CFG_INTERFACE_V4) && addr->word[3] == cfg->interface_v4);
+	return ((cfg->flags & RELAY_CFG_PUBLIC_V6) && addr_eq(addr, &cfg->public_v6)) ||
+	       ((cfg->flags & RELAY_CFG_INTERFACE_V6) && addr_eq(addr, &cfg->interface_v6));
 }
 
 static __always_inline int load_byte(struct xdp_md *ctx, __u32 offset)
@@ -86,9 +72,12 @@ static __always_inline int load_byte(struct xdp_md *ctx, __u32 offset)
 }
 
 /* A datagram on the listen port: ChannelData on a bound channel goes to its peer, or hairpins to another client. */
-static __always_inline int route_from_client(struct xdp_md *ctx, const struct relay_config *cfg, const struct relay_packet *pkt,
-					     struct relay_rewrite *out, struct relay_route *route, struct relay_bindings *bindings)
+static __noinline int route_from_client(struct xdp_md *ctx, const struct relay_config *cfg, struct relay_scratch *s)
 {
+	const struct relay_packet *pkt = &s->pkt;
+	struct relay_rewrite *out = &s->out;
+	struct relay_route *route = &s->route;
+	struct relay_bindings *bindings = &s->bindings;
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	__u32 l4 = ETH_HLEN + (pkt->family == RELAY_FAMILY_V4 ? IPV4_HLEN : IPV6_HLEN);
@@ -109,7 +98,7 @@ static __always_inline int route_from_client(struct xdp_md *ctx, const struct re
 		return RELAY_PASS_CHANNEL_LENGTH;
 
 	struct client_channel_key key = { .client_port = pkt->sport, .channel = channel };
-	__builtin_memcpy(key.client_addr, pkt->src, 16);
+	key.client_addr = pkt->src;
 	struct client_channel_value *binding = bpf_map_lookup_elem(&client_channels, &key);
 	if (!binding)
 		return RELAY_PASS_NO_BINDING;
@@ -131,9 +120,9 @@ static __always_inline int route_from_client(struct xdp_md *ctx, const struct re
 	bindings->from_client = binding;
 	route->peer_family = binding->peer_family;
 	out->payload_len = (__u16)length;
-	if (!is_own_address(cfg, binding->peer_family, binding->peer_addr)) {
+	if (!is_own_address(cfg, binding->peer_family, &binding->peer_addr)) {
 		out->family = binding->peer_family;
-		__builtin_memcpy(out->dst, binding->peer_addr, 16);
+		out->dst = binding->peer_addr;
 		out->dport = binding->peer_port;
 		out->sport = binding->allocation_port;
 		return RELAY_CONTINUE;
@@ -141,13 +130,13 @@ static __always_inline int route_from_client(struct xdp_md *ctx, const struct re
 
 	/* The peer is another allocation of this relay: XDP_TX cannot reach the host, so deliver to its client. */
 	struct peer_binding_key other = { .peer_port = binding->allocation_port, .allocation_port = binding->peer_port };
-	__builtin_memcpy(other.peer_addr, binding->peer_addr, 16);
+	other.peer_addr = binding->peer_addr;
 	struct peer_binding_value *hairpin = bpf_map_lookup_elem(&peer_bindings, &other);
 	if (!hairpin)
 		return RELAY_PASS_HAIRPIN_NO_BINDING;
 	bindings->to_client = hairpin;
 	out->family = hairpin->client_family;
-	__builtin_memcpy(out->dst, hairpin->client_addr, 16);
+	out->dst = hairpin->client_addr;
 	out->dport = hairpin->client_port;
 	out->sport = bpf_htons(cfg->listen_port);
 	out->channel = hairpin->channel;
@@ -156,11 +145,14 @@ static __always_inline int route_from_client(struct xdp_md *ctx, const struct re
 }
 
 /* A datagram on a live allocation port: a bound channel's peer gets its data to the client as ChannelData. */
-static __always_inline int route_from_peer(const struct relay_config *cfg, const struct relay_packet *pkt, struct relay_rewrite *out,
-					   struct relay_route *route, struct relay_bindings *bindings)
+static __noinline int route_from_peer(const struct relay_config *cfg, struct relay_scratch *s)
 {
+	const struct relay_packet *pkt = &s->pkt;
+	struct relay_rewrite *out = &s->out;
+	struct relay_route *route = &s->route;
+	struct relay_bindings *bindings = &s->bindings;
 	struct peer_binding_key key = { .peer_port = pkt->sport, .allocation_port = pkt->dport };
-	__builtin_memcpy(key.peer_addr, pkt->src, 16);
+	key.peer_addr = pkt->src;
 	struct peer_binding_value *binding = bpf_map_lookup_elem(&peer_bindings, &key);
 	if (!binding)
 		return RELAY_PASS_NO_BINDING; /* userspace sends a Data indication if a permission exists */
@@ -168,7 +160,7 @@ static __always_inline int route_from_peer(const struct relay_config *cfg, const
 	bindings->to_client = binding;
 	route->peer_family = pkt->family;
 	out->family = binding->client_family;
-	__builtin_memcpy(out->dst, binding->client_addr, 16);
+	out->dst = binding->client_addr;
 	out->dport = binding->client_port;
 	out->sport = bpf_htons(cfg->listen_port);
 	out->channel = binding->channel;
@@ -184,21 +176,21 @@ static __always_inline void count_relayed(struct relay_stats *stats, const struc
 	if (bindings->from_client) {
 		__sync_fetch_and_add(&bindings->from_client->packets, 1);
 		__sync_fetch_and_add(&bindings->from_client->bytes, bytes);
-		__u32 index = route_index(pkt->family, route->peer_family);
-		stats->relayed_packets[RELAY_DIR_CLIENT_TO_PEER][index]++;
-		stats->relayed_bytes[RELAY_DIR_CLIENT_TO_PEER][index] += bytes;
+		struct relay_count *count = &stats->relayed[RELAY_DIR_CLIENT_TO_PEER][route_index(pkt->family, route->peer_family)];
+		count->packets++;
+		count->bytes += bytes;
 	}
 	if (bindings->to_client) {
 		__sync_fetch_and_add(&bindings->to_client->packets, 1);
 		__sync_fetch_and_add(&bindings->to_client->bytes, bytes);
-		__u32 index = route_index(bindings->to_client->client_family, route->peer_family);
-		stats->relayed_packets[RELAY_DIR_PEER_TO_CLIENT][index]++;
-		stats->relayed_bytes[RELAY_DIR_PEER_TO_CLIENT][index] += bytes;
+		struct relay_count *count = &stats->relayed[RELAY_DIR_PEER_TO_CLIENT][route_index(bindings->to_client->client_family, route->peer_family)];
+		count->packets++;
+		count->bytes += bytes;
 	}
 	if (bindings->from_client && bindings->to_client) {
-		__u32 index = route_index(pkt->family, bindings->to_client->client_family);
-		stats->hairpin_packets[index]++;
-		stats->hairpin_bytes[index] += bytes;
+		struct relay_count *count = &stats->hairpin[route_index(pkt->family, bindings->to_client->client_family)];
+		count->packets++;
+		count->bytes += bytes;
 	}
 }
 
@@ -227,11 +219,10 @@ static __always_inline int relay_frame(struct xdp_md *ctx, const struct relay_co
 			return RELAY_PASS_NOT_RELAY_PORT;
 	}
 	/* A relay host may also route traffic for others: act only on what is addressed to the relay. */
-	if (!is_own_address(cfg, pkt->family, pkt->dst))
+	if (!is_own_address(cfg, pkt->family, &pkt->dst))
 		return RELAY_PASS_NOT_LOCAL;
 
-	struct relay_bindings bindings = {};
-	reason = to_listen_port ? route_from_client(ctx, cfg, pkt, out, route, &bindings) : route_from_peer(cfg, pkt, out, route, &bindings);
+	reason = to_listen_port ? route_from_client(ctx, cfg, scratch) : route_from_peer(cfg, scratch);
 	if (reason != RELAY_CONTINUE)
 		return reason;
 	if (choose_source(cfg, pkt, out))
@@ -239,7 +230,7 @@ static __always_inline int relay_frame(struct xdp_md *ctx, const struct relay_co
 
 	int outcome = relay_rewrite(ctx, cfg, pkt, route->in_channel, route->dropped_sum, out);
 	if (outcome == RELAY_TX)
-		count_relayed(stats, pkt, route, &bindings, out->payload_len);
+		count_relayed(stats, pkt, route, &scratch->bindings, out->payload_len);
 	return outcome;
 }
 
@@ -249,11 +240,11 @@ int relay_xdp(struct xdp_md *ctx)
 	__u32 zero = 0;
 	struct relay_stats *stats = bpf_map_lookup_elem(&relay_stats, &zero);
 	const struct relay_config *cfg = bpf_map_lookup_elem(&relay_config, &zero);
-	struct relay_scratch *scratch = bpf_map_lookup_elem(&relay_scratch, &zero);
-	if (!stats || !cfg || !scratch)
+	if (!stats || !cfg)
 		return XDP_PASS;
 
-	int outcome = relay_frame(ctx, cfg, stats, scratch);
+	struct relay_scratch scratch;
+	int outcome = relay_frame(ctx, cfg, stats, &scratch);
 	if (outcome == RELAY_TX)
 		return XDP_TX;
 	if (outcome >= RELAY_DROP_BASE) {

@@ -37,6 +37,12 @@ internal sealed class LoadOptions
 
     public IPEndPoint? Peer { get; private set; }
 
+    /// <summary>Address the tool's own echo peer binds to (default loopback of the server's family).</summary>
+    public IPAddress? PeerBind { get; private set; }
+
+    /// <summary>Network namespace (a name under /run/netns) the tool's own echo peer lives in.</summary>
+    public string? PeerNetns { get; private set; }
+
     public int Window { get; private set; } = 16;
 
     public int SocketBuffer { get; private set; } = 4 * 1024 * 1024;
@@ -50,6 +56,9 @@ internal sealed class LoadOptions
     public double? MaxLossPercent { get; private set; }
 
     public bool Json { get; private set; }
+
+    /// <summary>Client to peer only: the peer counts arrivals instead of echoing (paced runs, own peer).</summary>
+    public bool OneWay { get; private set; }
 
     public bool Quiet { get; private set; }
 
@@ -75,12 +84,17 @@ internal sealed class LoadOptions
           --size BYTES            ChannelData payload bytes (default 100, min 25, max 8192)
           --peer HOST:PORT        UDP echo peer to bind the channels to (e.g. turnutils_peer); default: the tool
                                   runs its own echo peer thread on loopback
+          --peer-bind IP          address the tool's own echo peer binds to (default: loopback)
+          --peer-netns NAME       open the tool's own echo peer in network namespace NAME (ip netns), so the tool
+                                  can be the client in one namespace and the peer in another (needs root)
           --server-pid PID        report the CPU of that process (and its busiest thread) over the measured window
           --peer-pid PID          report the CPU of an external echo peer (with --peer)
           --sock-buf BYTES        SO_RCVBUF/SO_SNDBUF of the tool's sockets (default 4194304)
           --tick-us US            pacing tick: the sender sleeps this long when it has no tokens (default 200)
           --max-loss PCT          exit 1 when the loss exceeds PCT
           --label TEXT            free text copied into the report
+          --one-way               the echo peer only counts and times what arrives (client -> relay -> peer);
+                                  needs --rate > 0 and the tool's own peer. Latency is then one way.
           --json                  print the report as one JSON object on stdout
           --quiet                 no per-second progress on stderr
 
@@ -109,6 +123,12 @@ internal sealed class LoadOptions
             if (name is "--quiet")
             {
                 options.Quiet = true;
+                continue;
+            }
+
+            if (name is "--one-way")
+            {
+                options.OneWay = true;
                 continue;
             }
 
@@ -161,6 +181,12 @@ internal sealed class LoadOptions
                 case "--peer":
                     options.Peer = ParseEndPoint(name, value);
                     break;
+                case "--peer-bind":
+                    options.PeerBind = IPAddress.TryParse(value, out IPAddress? bind) ? bind : throw new UsageException($"--peer-bind must be an IP address, not '{value}'");
+                    break;
+                case "--peer-netns":
+                    options.PeerNetns = File.Exists($"/run/netns/{value}") ? value : throw new UsageException($"--peer-netns: no network namespace /run/netns/{value}");
+                    break;
                 case "--server-pid":
                     options.ServerPid = ParseInt(name, value, 1, int.MaxValue);
                     break;
@@ -187,6 +213,11 @@ internal sealed class LoadOptions
         if (options.Secret.Length == 0)
         {
             throw new UsageException("--secret is required");
+        }
+
+        if (options.OneWay && (options.Rate == 0 || options.Peer is not null))
+        {
+            throw new UsageException("--one-way needs --rate above 0 and the tool's own echo peer (no --peer)");
         }
 
         if (options.Warmup + options.Duration > MaxSeconds)

@@ -101,8 +101,11 @@ internal sealed class LoadReport
         s.AppendLine(c, $"load              {mode}, {Options.Size}-byte payloads, {WindowSeconds:F2} s measured after {Options.Warmup} s warm-up; set-up {SetupSeconds:F2} s");
         s.AppendLine(c, $"sent              {EchoesSent} ({SendRate:F0}/s){(TokensDropped > 0 ? $", pacer fell behind by {TokensDropped} packets" : string.Empty)}{(SendErrors > 0 ? $", {SendErrors} send errors" : string.Empty)}");
         s.AppendLine(c, $"received          {EchoesMeasured}   lost {Lost} ({LossPercent:F3} %)   out of order {OutOfOrder}{(Foreign > 0 ? $"   foreign {Foreign}" : string.Empty)}{(Refills > 0 ? $"   window refills {Refills}" : string.Empty)}");
-        s.AppendLine(c, $"echoes/s          {EchoRate:F0} round trips/s = {2 * EchoRate:F0} relayed datagrams/s ({EchoRate * Options.Size * 8 / 1e6:F1} Mbit/s payload each way)");
-        s.AppendLine(c, $"rtt (us)          p50 {Us(Latency.Quantile(0.50)):F1}  p90 {Us(Latency.Quantile(0.90)):F1}  p99 {Us(Latency.Quantile(0.99)):F1}  p99.9 {Us(Latency.Quantile(0.999)):F1}  max {Us(Latency.Max):F1}  mean {Latency.Mean / 1000:F1}");
+        string rate = Options.OneWay
+            ? string.Create(c, $"delivered/s       {EchoRate:F0} packets/s client to peer ({EchoRate * Options.Size * 8 / 1e6:F1} Mbit/s payload)")
+            : string.Create(c, $"echoes/s          {EchoRate:F0} round trips/s = {2 * EchoRate:F0} relayed datagrams/s ({EchoRate * Options.Size * 8 / 1e6:F1} Mbit/s payload each way)");
+        s.AppendLine(rate);
+        s.AppendLine(c, $"{(Options.OneWay ? "one way" : "rtt"),-7} (us)    p50 {Us(Latency.Quantile(0.50)):F1}  p90 {Us(Latency.Quantile(0.90)):F1}  p99 {Us(Latency.Quantile(0.99)):F1}  p99.9 {Us(Latency.Quantile(0.999)):F1}  max {Us(Latency.Max):F1}  mean {Latency.Mean / 1000:F1}");
         if (ServerCpuPercent is { } server)
         {
             s.AppendLine(c, $"server cpu        {server:F0} % of one core ({ServerSystemCpuPercent:F0} % in the kernel); busiest thread '{ServerBusiestThread}' {ServerBusiestThreadPercent:F0} % (waited for a CPU {ServerBusiestThreadWaitPercent:F0} % of the time)  [{string.Join(", ", ServerThreads!.Select(t => $"{t.Name} {t.Percent:F0}%"))}]");
@@ -144,6 +147,7 @@ internal sealed class LoadReport
             w.WriteBoolean("own_echo_peer", OwnPeer);
             w.WriteNumber("allocations", Options.Allocations);
             w.WriteString("mode", Options.Rate > 0 ? "paced" : "unpaced");
+            w.WriteBoolean("one_way", Options.OneWay);
             w.WriteNumber("rate_target", Options.Rate);
             w.WriteNumber("window", Options.Window);
             w.WriteNumber("size", Options.Size);
@@ -156,7 +160,7 @@ internal sealed class LoadReport
             w.WriteNumber("loss_pct", Math.Round(LossPercent, 4));
             w.WriteNumber("send_pps", Math.Round(SendRate));
             w.WriteNumber("echo_pps", Math.Round(EchoRate));
-            w.WriteNumber("relayed_datagrams_per_s", Math.Round(2 * EchoRate));
+            w.WriteNumber("relayed_datagrams_per_s", Math.Round((Options.OneWay ? 1 : 2) * EchoRate));
             w.WriteNumber("out_of_order", OutOfOrder);
             w.WriteNumber("foreign", Foreign);
             w.WriteNumber("pacer_tokens_dropped", TokensDropped);

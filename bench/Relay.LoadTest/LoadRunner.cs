@@ -21,7 +21,8 @@ internal enum Phase
 /// Unpaced mode (--rate 0): closed loop, each receive thread keeps --window packets in flight on its allocation.
 /// One receive thread per allocation blocks in <see cref="Socket.ReceiveFrom(Span{byte}, SocketFlags, SocketAddress)"/>.
 /// Payload (after the 4-byte ChannelData header): run id (u32), allocation (u32), sequence (u64), send timestamp
-/// (Stopwatch ticks, i64), phase (u8), filler. Nothing on the per-packet path allocates.
+/// (Stopwatch ticks, i64), phase (u8), filler. Nothing on the per-packet path allocates. One-way mode (--one-way):
+/// the peer's socket is read instead, by one thread, and latency is client to peer.
 /// </summary>
 internal sealed class LoadRunner
 {
@@ -42,6 +43,7 @@ internal sealed class LoadRunner
     private readonly long[] _recv;
     private readonly LatencyHistogram[] _histograms;
     private readonly double _nanosPerTick = 1e9 / Stopwatch.Frequency;
+    private readonly Socket? _oneWayReceiver;
     private readonly List<Thread> _threads = new();
     private int _phase;
     private long _tokensDropped;
@@ -49,9 +51,10 @@ internal sealed class LoadRunner
     private long _receiveErrors;
     private long _refills;
 
-    public LoadRunner(LoadOptions options, TurnAllocation[] allocations)
+    public LoadRunner(LoadOptions options, TurnAllocation[] allocations, Socket? oneWayReceiver = null)
     {
         _options = options;
+        _oneWayReceiver = oneWayReceiver;
         _allocations = allocations;
         _runId = (uint)Random.Shared.Next() | 1u;
         _send = new long[(allocations.Length + 1) * Stride];
@@ -89,11 +92,19 @@ internal sealed class LoadRunner
 
     public void Start()
     {
-        for (int i = 0; i < _allocations.Length; i++)
+        if (_oneWayReceiver is { } receiver)
         {
-            int lane = i;
-            _allocations[i].Socket.ReceiveTimeout = ReceiveTimeoutMs;
-            _threads.Add(new Thread(() => ReceiveLoop(lane)) { Name = $"lt-recv-{lane}", IsBackground = true });
+            receiver.ReceiveTimeout = ReceiveTimeoutMs;
+            _threads.Add(new Thread(() => OneWayReceiveLoop(receiver)) { Name = "lt-peer-recv", IsBackground = true });
+        }
+        else
+        {
+            for (int i = 0; i < _allocations.Length; i++)
+            {
+                int lane = i;
+                _allocations[i].Socket.ReceiveTimeout = ReceiveTimeoutMs;
+                _threads.Add(new Thread(() => ReceiveLoop(lane)) { Name = $"lt-recv-{lane}", IsBackground = true });
+            }
         }
 
         if (Paced)
@@ -230,7 +241,6 @@ internal sealed class LoadRunner
         Socket socket = _allocations[lane].Socket;
         byte[] buffer = new byte[65536];
         var from = new SocketAddress(socket.AddressFamily);
-        LatencyHistogram histogram = _histograms[lane];
         int slot = lane * Stride;
         bool closedLoop = !Paced;
         int window = _options.Window;
@@ -289,24 +299,7 @@ internal sealed class LoadRunner
                 continue;
             }
 
-            ReadOnlySpan<byte> payload = datagram[ChannelData.HeaderLength..];
-            long seq = BinaryPrimitives.ReadInt64LittleEndian(payload[8..]);
-            long sentAt = BinaryPrimitives.ReadInt64LittleEndian(payload[16..]);
-            if (seq <= highest)
-            {
-                _recv[slot + OutOfOrderOffset]++;
-            }
-            else
-            {
-                highest = seq;
-            }
-
-            Volatile.Write(ref _recv[slot + ReceivedOffset], _recv[slot + ReceivedOffset] + 1);
-            if (payload[24] == (byte)Phase.Measure)
-            {
-                Volatile.Write(ref _recv[slot + MeasuredReceivedOffset], _recv[slot + MeasuredReceivedOffset] + 1);
-                histogram.Record((long)((now - sentAt) * _nanosPerTick));
-            }
+            Account(lane, datagram[ChannelData.HeaderLength..], now, ref highest);
 
             if (closedLoop)
             {
@@ -321,6 +314,70 @@ internal sealed class LoadRunner
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>Counts one arrival of <paramref name="lane"/> and records its latency if it was sent while measuring.</summary>
+    private void Account(int lane, ReadOnlySpan<byte> payload, long now, ref long highest)
+    {
+        int slot = lane * Stride;
+        long seq = BinaryPrimitives.ReadInt64LittleEndian(payload[8..]);
+        long sentAt = BinaryPrimitives.ReadInt64LittleEndian(payload[16..]);
+        if (seq <= highest)
+        {
+            _recv[slot + OutOfOrderOffset]++;
+        }
+        else
+        {
+            highest = seq;
+        }
+
+        Volatile.Write(ref _recv[slot + ReceivedOffset], _recv[slot + ReceivedOffset] + 1);
+        if (payload[24] == (byte)Phase.Measure)
+        {
+            Volatile.Write(ref _recv[slot + MeasuredReceivedOffset], _recv[slot + MeasuredReceivedOffset] + 1);
+            _histograms[lane].Record((long)((now - sentAt) * _nanosPerTick));
+        }
+    }
+
+    /// <summary>One-way mode: the peer's datagrams are the relayed payloads, without a ChannelData header.</summary>
+    private void OneWayReceiveLoop(Socket socket)
+    {
+        byte[] buffer = new byte[65536];
+        var from = new SocketAddress(socket.AddressFamily);
+        long[] highest = new long[_allocations.Length];
+        Array.Fill(highest, -1);
+        while (Volatile.Read(ref _phase) < (int)Phase.Stop)
+        {
+            int length;
+            try
+            {
+                length = socket.ReceiveFrom(buffer, SocketFlags.None, from);
+            }
+            catch (SocketException exception) when (exception.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
+            {
+                continue;
+            }
+            catch (SocketException)
+            {
+                Interlocked.Increment(ref _receiveErrors);
+                continue;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+
+            long now = Stopwatch.GetTimestamp();
+            ReadOnlySpan<byte> payload = buffer.AsSpan(0, length);
+            int lane = length == _options.Size && BinaryPrimitives.ReadUInt32LittleEndian(payload) == _runId ? BinaryPrimitives.ReadInt32LittleEndian(payload[4..]) : -1;
+            if ((uint)lane >= (uint)_allocations.Length)
+            {
+                _recv[(_allocations.Length * Stride) + ForeignOffset]++;
+                continue;
+            }
+
+            Account(lane, payload, now, ref highest[lane]);
         }
     }
 
@@ -346,8 +403,12 @@ internal sealed class LoadRunner
     }
 }
 
-/// <summary>A UDP echo peer on loopback: one thread, blocking receive, echo to the sender (the relay's port).</summary>
-internal sealed class EchoPeer : IDisposable
+/// <summary>
+/// A UDP echo peer (loopback unless told otherwise): one thread, blocking receive, echo to the sender (the relay's
+/// port). Given a network namespace, its socket is created inside it: a thread enters the namespace (setns affects
+/// only that thread), creates the socket and leaves; the socket stays where it was made.
+/// </summary>
+internal sealed partial class EchoPeer : IDisposable
 {
     private readonly Socket _socket;
     private readonly Thread _thread;
@@ -355,17 +416,23 @@ internal sealed class EchoPeer : IDisposable
     private long _echoed;
     private long _errors;
 
-    public EchoPeer(AddressFamily family, int socketBuffer)
+    /// <param name="echo">False: no echo thread; the runner reads <see cref="Socket"/> itself (one-way mode).</param>
+    public EchoPeer(AddressFamily family, int socketBuffer, IPAddress? bind = null, string? netns = null, bool echo = true)
     {
-        _socket = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
+        _socket = netns is null ? new Socket(family, SocketType.Dgram, ProtocolType.Udp) : SocketInNamespace(netns, family);
         _socket.ReceiveBufferSize = socketBuffer;
         _socket.SendBufferSize = socketBuffer;
         _socket.ReceiveTimeout = 100;
-        _socket.Bind(new IPEndPoint(family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback, 0));
+        _socket.Bind(new IPEndPoint(bind ?? (family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback), 0));
         EndPoint = (IPEndPoint)_socket.LocalEndPoint!;
         _thread = new Thread(Run) { Name = "lt-echo", IsBackground = true };
-        _thread.Start();
+        if (echo)
+        {
+            _thread.Start();
+        }
     }
+
+    public Socket Socket => _socket;
 
     public IPEndPoint EndPoint { get; }
 
@@ -410,10 +477,37 @@ internal sealed class EchoPeer : IDisposable
         }
     }
 
+    private static Socket SocketInNamespace(string netns, AddressFamily family)
+    {
+        Socket? socket = null;
+        string? failure = null;
+        var thread = new Thread(() =>
+        {
+            using var handle = File.OpenHandle($"/run/netns/{netns}");
+            if (setns((int)handle.DangerousGetHandle(), 0x40000000 /* CLONE_NEWNET */) != 0)
+            {
+                failure = $"setns {netns}: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}";
+                return;
+            }
+
+            socket = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
+        });
+        thread.Start();
+        thread.Join();
+        return socket ?? throw new SetupException($"cannot open the echo peer in namespace {netns}: {failure}");
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
+    private static partial int setns(int fd, int nstype);
+
     public void Dispose()
     {
         _stop = true;
-        _thread.Join();
+        if (_thread.IsAlive)
+        {
+            _thread.Join();
+        }
+
         _socket.Dispose();
     }
 }

@@ -47,7 +47,8 @@ namespace Relay.LoadTest
                 IPEndPoint peerEndPoint;
                 if (options.Peer is null)
                 {
-                    echo = new EchoPeer(options.Server.AddressFamily, options.SocketBuffer);
+                    AddressFamily peerFamily = options.PeerBind?.AddressFamily ?? options.Server.AddressFamily;
+                    echo = new EchoPeer(peerFamily, options.SocketBuffer, options.PeerBind, options.PeerNetns, echo: !options.OneWay);
                     peerEndPoint = echo.EndPoint;
                 }
                 else
@@ -119,7 +120,7 @@ namespace Relay.LoadTest
 
         private static LoadReport Measure(LoadOptions options, TurnAllocation[] allocations, IPEndPoint peer, EchoPeer? echo, double setupSeconds, Action<string> progress)
         {
-            var runner = new LoadRunner(options, allocations);
+            var runner = new LoadRunner(options, allocations, options.OneWay ? echo!.Socket : null);
             int serverPort = options.Server.Port;
             var relayPorts = allocations.Select(a => (int)a.Relayed.Port).ToHashSet();
             var clientPorts = allocations.Select(a => a.LocalPort).ToHashSet();

@@ -398,10 +398,8 @@ public sealed unsafe partial class XdpFastPath : IFastPath
         foreach (RelayStats cpu in _program.Stats.Read(0))
         {
             RelayStats one = cpu;
-            Add(total.RelayedPackets, one.RelayedPackets);
-            Add(total.RelayedBytes, one.RelayedBytes);
-            Add(total.HairpinPackets, one.HairpinPackets);
-            Add(total.HairpinBytes, one.HairpinBytes);
+            AddPairs(total.RelayedPackets, total.RelayedBytes, one.Relayed);
+            AddPairs(total.HairpinPackets, total.HairpinBytes, one.Hairpin);
             Add(total.Passed, one.Passed);
             Add(total.Dropped, one.Dropped);
         }
@@ -413,6 +411,15 @@ public sealed unsafe partial class XdpFastPath : IFastPath
             for (int i = 0; i < sum.Length; i++)
             {
                 sum[i] += values[i];
+            }
+        }
+
+        static void AddPairs(ulong[] packets, ulong[] bytes, ulong* pairs)
+        {
+            for (int i = 0; i < packets.Length; i++)
+            {
+                packets[i] += pairs[2 * i];
+                bytes[i] += pairs[(2 * i) + 1];
             }
         }
     }

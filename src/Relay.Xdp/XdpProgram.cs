@@ -159,10 +159,10 @@ internal sealed unsafe class XdpProgram : IDisposable
     }
 
     /// <summary>
-    /// Runs the program once on <paramref name="frame"/> without any interface (BPF_PROG_TEST_RUN). Returns the XDP
-    /// action and the frame as the program left it.
+    /// Runs the program on <paramref name="frame"/> without any interface (BPF_PROG_TEST_RUN), <paramref name="repeat"/>
+    /// times. Returns the XDP action, the frame as the program left it, and the kernel's mean time per run.
     /// </summary>
-    public (uint Action, byte[] Output) TestRun(ReadOnlySpan<byte> frame)
+    public (uint Action, byte[] Output, uint NanosecondsPerRun) TestRun(ReadOnlySpan<byte> frame, int repeat = 1)
     {
         byte[] output = new byte[frame.Length + 256];
         fixed (byte* input = frame)
@@ -175,7 +175,7 @@ internal sealed unsafe class XdpProgram : IDisposable
                 DataSizeIn = (uint)frame.Length,
                 DataOut = result,
                 DataSizeOut = (uint)output.Length,
-                Repeat = 1,
+                Repeat = repeat,
             };
             int error = LibBpf.bpf_prog_test_run_opts(ProgramFd, &options);
             if (error != 0)
@@ -183,7 +183,7 @@ internal sealed unsafe class XdpProgram : IDisposable
                 throw new XdpException($"BPF_PROG_TEST_RUN failed: {LibBpf.ErrorText(error)}");
             }
 
-            return (options.ReturnValue, output[..(int)options.DataSizeOut]);
+            return (options.ReturnValue, output[..(int)options.DataSizeOut], options.Duration);
         }
     }
 

@@ -61,14 +61,15 @@ public unsafe struct RelayConfig
     public uint Reserved;
 }
 
-/// <summary>One CPU's counters; <c>[direction][route]</c> arrays are flattened row by row.</summary>
+/// <summary>
+/// One CPU's counters. C's <c>struct relay_count</c> pairs (packets, bytes) are flattened: <c>relayed[d][r]</c> is
+/// <c>Relayed[2 * (d * 4 + r)]</c> (packets) and the next element (bytes); <c>hairpin[r]</c> likewise.
+/// </summary>
 [StructLayout(LayoutKind.Sequential)]
 public unsafe struct RelayStats
 {
-    public fixed ulong RelayedPackets[XdpConstants.Directions * XdpConstants.Routes];
-    public fixed ulong RelayedBytes[XdpConstants.Directions * XdpConstants.Routes];
-    public fixed ulong HairpinPackets[XdpConstants.Routes];
-    public fixed ulong HairpinBytes[XdpConstants.Routes];
+    public fixed ulong Relayed[2 * XdpConstants.Directions * XdpConstants.Routes];
+    public fixed ulong Hairpin[2 * XdpConstants.Routes];
     public fixed ulong Passed[XdpConstants.PassReasons];
     public fixed ulong Dropped[XdpConstants.DropReasons];
 }

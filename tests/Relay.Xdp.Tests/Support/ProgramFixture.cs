@@ -56,7 +56,11 @@ public sealed class ProgramFixture : IDisposable
     public static IPAddress Interface(IpFamily family) => family == IpFamily.V4 ? InterfaceV4 : InterfaceV6;
 
     /// <summary>Runs one frame through the program.</summary>
-    public (uint Action, byte[] Output) Run(byte[] frame) => Program.TestRun(frame);
+    public (uint Action, byte[] Output) Run(byte[] frame)
+    {
+        var (action, output, _) = Program.TestRun(frame);
+        return (action, output);
+    }
 
     /// <summary>Installs a channel and its allocation port as the data plane would.</summary>
     public void Bind(IPEndPoint client, ushort channel, IPEndPoint peer, ushort port)
