@@ -3,17 +3,23 @@
 #   docker run --rm --network host -e PUBLIC_IP4_ADDR=203.0.113.10 firezone-relay
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+# clang and the libbpf headers build the XDP program (bpf/) that ships next to the binary.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends clang libbpf-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Project files first so the restore layer is cached across source edits.
 COPY Directory.Build.props ./
 COPY src/Relay.Core/Relay.Core.csproj src/Relay.Core/
+COPY src/Relay.Xdp/Relay.Xdp.csproj src/Relay.Xdp/
 COPY src/Relay.Web/Relay.Web.csproj src/Relay.Web/
 RUN dotnet restore src/Relay.Web/Relay.Web.csproj
+COPY bpf/ bpf/
 COPY src/ src/
 RUN dotnet publish src/Relay.Web/Relay.Web.csproj -c Release -o /app --no-restore
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
-# libbpf1 for the XDP fast path; curl for the health check.
+# libbpf1 loads the XDP fast path (--ebpf-offloading); curl for the health check.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libbpf1 curl \
     && rm -rf /var/lib/apt/lists/*

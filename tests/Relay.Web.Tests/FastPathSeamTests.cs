@@ -64,6 +64,22 @@ public sealed class FastPathSeamTests : IDisposable
     }
 
     [Fact]
+    public async Task Expiry_removes_the_channel_from_the_fast_path_and_then_the_port()
+    {
+        using var client = new UdpTurnClient(_relay.ListenV4, "seam-expiry");
+        using var peer = new UdpPeer(AddressFamily.InterNetwork);
+        TransportAddress relayed = await client.AllocateAsync();
+        await client.ChannelBindAsync(0x4004, peer.EndPoint);
+
+        await _relay.AdvanceAsync(TimeSpan.FromMinutes(11)); // past the 10-minute allocation lifetime
+
+        var calls = _fastPath.Calls.ToList();
+        int unbind = calls.IndexOf($"unbind 0x4004 {client.LocalEndPoint} -> {peer.EndPoint} on {relayed.Port}");
+        int freed = calls.IndexOf($"freed {relayed.Port} V4");
+        Assert.True(unbind >= 0 && freed > unbind, string.Join(Environment.NewLine, calls));
+    }
+
+    [Fact]
     public async Task Metrics_report_the_fast_paths_traffic_under_its_datapath()
     {
         var counters = new FastPathCounters([new("no_binding", 3)], [new("bounds", 1)]);

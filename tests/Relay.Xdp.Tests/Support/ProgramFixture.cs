@@ -12,7 +12,7 @@ namespace Relay.Xdp.Tests.Support;
 /// configured as a dual-stack relay whose interface addresses differ from its public ones, so that a test can tell
 /// "the address the packet arrived on" from "the interface address of the other family".
 /// </summary>
-public sealed class ProgramFixture : IDisposable
+public class ProgramFixture : IDisposable
 {
     public const ushort ListenPort = 3478;
     public static readonly IPAddress PublicV4 = IPAddress.Parse("192.0.2.1");
@@ -23,6 +23,12 @@ public sealed class ProgramFixture : IDisposable
     private readonly string? _skip;
 
     public ProgramFixture()
+        : this(Options, new XdpInterface("test0", 0, 1500, [InterfaceV4], [InterfaceV6]))
+    {
+    }
+
+    /// <summary>A program of its own (own maps) configured with <paramref name="options"/> for <paramref name="nic"/>.</summary>
+    protected ProgramFixture(XdpOptions options, XdpInterface nic)
     {
         _skip = TestEnvironment.SkipReason(root: true, ["clang"]);
         if (_skip is not null)
@@ -33,8 +39,7 @@ public sealed class ProgramFixture : IDisposable
         TestEnvironment.Require(root: true, "clang");
         string path = Path.Combine(AppContext.BaseDirectory, "relay_xdp.bpf.o");
         Program = XdpProgram.Load(path);
-        var nic = new XdpInterface("test0", 0, 1500, [InterfaceV4], [InterfaceV6]);
-        FastPath = XdpFastPath.Create(Program, Options, nic, NullLogger.Instance);
+        FastPath = XdpFastPath.Create(Program, options, nic, NullLogger.Instance);
     }
 
     public static XdpOptions Options { get; } = new()
@@ -76,5 +81,13 @@ public sealed class ProgramFixture : IDisposable
 
     internal XdpCounters Stats() => FastPath.SumStats();
 
-    public void Dispose() => FastPath?.Dispose();
+    public void Dispose()
+    {
+        FastPath?.Dispose();
+        GC.SuppressFinalize(this);
+    }
 }
+
+/// <summary>An IPv4-only relay: no public IPv6 address and none on the interface.</summary>
+public sealed class SingleStackProgramFixture() : ProgramFixture(
+    Options with { PublicV6 = null }, new XdpInterface("test0", 0, 1500, [InterfaceV4], []));
