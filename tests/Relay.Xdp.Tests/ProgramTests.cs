@@ -78,7 +78,7 @@ public sealed class ProgramTests : IClassFixture<ProgramFixture>
         };
         AssertFrame(expected, output);
         XdpCounters after = _relay.Stats();
-        int route = XdpFastPath.RouteIndex(clientFamily, peerFamily);
+        int route = XdpEncoding.RouteIndex(clientFamily, peerFamily);
         Assert.Equal(1UL, Delta(after.RelayedPackets[route], before.RelayedPackets[route]));
         Assert.Equal((ulong)data.Length, Delta(after.RelayedBytes[route], before.RelayedBytes[route]));
         Assert.Equal(new TrafficCount(1, data.Length), Carried(Channel, _port).FromClient);
@@ -121,7 +121,7 @@ public sealed class ProgramTests : IClassFixture<ProgramFixture>
         };
         AssertFrame(expected, output);
         XdpCounters after = _relay.Stats();
-        int index = XdpConstants.Routes + XdpFastPath.RouteIndex(clientFamily, peerFamily);
+        int index = XdpConstants.Routes + XdpEncoding.RouteIndex(clientFamily, peerFamily);
         Assert.Equal(1UL, Delta(after.RelayedPackets[index], before.RelayedPackets[index]));
         Assert.Equal((ulong)data.Length, Delta(after.RelayedBytes[index], before.RelayedBytes[index]));
         Assert.Equal(new TrafficCount(1, data.Length), Carried(Channel, _port).ToClient);
@@ -164,7 +164,7 @@ public sealed class ProgramTests : IClassFixture<ProgramFixture>
             Id = senderFamily == IpFamily.V4 ? (ushort)0x1234 : (ushort)0,
         }, output);
         XdpCounters after = _relay.Stats();
-        int hairpin = XdpFastPath.RouteIndex(senderFamily, receiverFamily);
+        int hairpin = XdpEncoding.RouteIndex(senderFamily, receiverFamily);
         Assert.Equal(1UL, Delta(after.HairpinPackets[hairpin], before.HairpinPackets[hairpin]));
         Assert.Equal(new TrafficCount(1, data.Length), Carried(channelA, portA).FromClient);
         Assert.Equal(new TrafficCount(1, data.Length), Carried(channelB, portB).ToClient);
@@ -339,8 +339,8 @@ public sealed class ProgramTests : IClassFixture<ProgramFixture>
 
         _relay.Unbind(client, Channel, peer, _port);
 
-        Assert.DoesNotContain(_relay.Program.ClientChannels.Keys(), k => k.ClientPort == XdpFastPath.NetworkOrder((ushort)client.Port));
-        Assert.DoesNotContain(_relay.Program.PeerBindings.Keys(), k => k.PeerPort == XdpFastPath.NetworkOrder(5300));
+        Assert.DoesNotContain(_relay.Program.ClientChannels.Keys(), k => k.ClientPort == XdpEncoding.NetworkOrder((ushort)client.Port));
+        Assert.DoesNotContain(_relay.Program.PeerBindings.Keys(), k => k.PeerPort == XdpEncoding.NetworkOrder(5300));
         AssertPassed(XdpPassReason.NoBinding, frame);
         // What the channel carried stays counted for its allocation after the entries are gone.
         Assert.Equal(new TrafficCount(1, 1), Carried(Channel, _port).FromClient);

@@ -6,37 +6,50 @@ namespace Relay.Xdp.Native;
 
 /// <summary>
 /// Captures what libbpf prints (its default is stderr) so a failed load can report the verifier's log in the
-/// relay's own error message. libbpf's print hook is process-wide; captures are serialised by a lock.
+/// relay's own error message. libbpf prints on the thread that called it, so a capture collects what its own
+/// thread's calls print; what libbpf prints at any other time is dropped.
 /// </summary>
 internal static unsafe class LibBpfLog
 {
     private const int MaxLines = 4000;
-    private static readonly object Gate = new();
-    private static readonly List<string> Lines = new();
+    private static readonly object InstallGate = new();
     private static bool _installed;
+
+    [ThreadStatic]
+    private static List<string>? _capture;
 
     /// <summary>Runs <paramref name="action"/> and returns it with everything libbpf printed meanwhile.</summary>
     public static (T Result, IReadOnlyList<string> Log) Capture<T>(Func<T> action)
     {
-        lock (Gate)
+        lock (InstallGate)
         {
             if (!_installed)
             {
                 LibBpf.libbpf_set_print(&Print);
                 _installed = true;
             }
+        }
 
-            Lines.Clear();
-            T result = action();
-            var log = Lines.ToList();
-            Lines.Clear();
-            return (result, log);
+        var lines = new List<string>();
+        _capture = lines;
+        try
+        {
+            return (action(), lines);
+        }
+        finally
+        {
+            _capture = null;
         }
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static int Print(int level, byte* format, nint arguments)
     {
+        if (_capture is not { } lines)
+        {
+            return 0;
+        }
+
         const int size = 8192;
         byte* buffer = stackalloc byte[size];
         int length = LibBpf.vsnprintf(buffer, size, format, arguments);
@@ -48,9 +61,9 @@ internal static unsafe class LibBpfLog
         string text = Encoding.UTF8.GetString(buffer, Math.Min(length, size - 1));
         foreach (string line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            if (Lines.Count < MaxLines)
+            if (lines.Count < MaxLines)
             {
-                Lines.Add(line); // only called inside Capture, under its lock
+                lines.Add(line);
             }
         }
 
