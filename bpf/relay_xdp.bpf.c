@@ -71,6 +71,17 @@ static __always_inline int load_byte(struct xdp_md *ctx, __u32 offset)
 	return *p;
 }
 
+/* The output is ChannelData from the listen port to the binding's client, on the binding's channel. */
+static __always_inline void to_client(const struct relay_config *cfg, const struct peer_binding_value *binding, struct relay_rewrite *out)
+{
+	out->family = binding->client_family;
+	out->dst = binding->client_addr;
+	out->dport = binding->client_port;
+	out->sport = bpf_htons(cfg->listen_port);
+	out->channel = binding->channel;
+	out->with_channel = 1;
+}
+
 /* A datagram on the listen port: ChannelData on a bound channel goes to its peer, or hairpins to another client. */
 static __noinline int route_from_client(struct xdp_md *ctx, const struct relay_config *cfg, struct relay_scratch *s)
 {
@@ -135,12 +146,7 @@ static __noinline int route_from_client(struct xdp_md *ctx, const struct relay_c
 	if (!hairpin)
 		return RELAY_PASS_HAIRPIN_NO_BINDING;
 	bindings->to_client = hairpin;
-	out->family = hairpin->client_family;
-	out->dst = hairpin->client_addr;
-	out->dport = hairpin->client_port;
-	out->sport = bpf_htons(cfg->listen_port);
-	out->channel = hairpin->channel;
-	out->with_channel = 1;
+	to_client(cfg, hairpin, out);
 	return RELAY_CONTINUE;
 }
 
@@ -159,12 +165,7 @@ static __noinline int route_from_peer(const struct relay_config *cfg, struct rel
 
 	bindings->to_client = binding;
 	route->peer_family = pkt->family;
-	out->family = binding->client_family;
-	out->dst = binding->client_addr;
-	out->dport = binding->client_port;
-	out->sport = bpf_htons(cfg->listen_port);
-	out->channel = binding->channel;
-	out->with_channel = 1;
+	to_client(cfg, binding, out);
 	out->payload_len = pkt->udp_len - UDP_HLEN;
 	return RELAY_CONTINUE;
 }

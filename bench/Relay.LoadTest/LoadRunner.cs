@@ -349,23 +349,15 @@ internal sealed class LoadRunner
         Array.Fill(highest, -1);
         while (Volatile.Read(ref _phase) < (int)Phase.Stop)
         {
-            int length;
-            try
-            {
-                length = socket.ReceiveFrom(buffer, SocketFlags.None, from);
-            }
-            catch (SocketException exception) when (exception.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
-            {
-                continue;
-            }
-            catch (SocketException)
-            {
-                Interlocked.Increment(ref _receiveErrors);
-                continue;
-            }
-            catch (ObjectDisposedException)
+            int length = EchoPeer.Receive(socket, buffer, from, ref _receiveErrors);
+            if (length < 0)
             {
                 return;
+            }
+
+            if (length == 0)
+            {
+                continue;
             }
 
             long now = Stopwatch.GetTimestamp();
@@ -446,23 +438,15 @@ internal sealed partial class EchoPeer : IDisposable
         var from = new SocketAddress(_socket.AddressFamily);
         while (!_stop)
         {
-            int length;
-            try
-            {
-                length = _socket.ReceiveFrom(buffer, SocketFlags.None, from);
-            }
-            catch (SocketException exception) when (exception.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
-            {
-                continue;
-            }
-            catch (SocketException)
-            {
-                Interlocked.Increment(ref _errors);
-                continue;
-            }
-            catch (ObjectDisposedException)
+            int length = Receive(_socket, buffer, from, ref _errors);
+            if (length < 0)
             {
                 return;
+            }
+
+            if (length == 0)
+            {
+                continue;
             }
 
             try
@@ -474,6 +458,31 @@ internal sealed partial class EchoPeer : IDisposable
             {
                 Interlocked.Increment(ref _errors);
             }
+        }
+    }
+
+    /// <summary>
+    /// One blocking receive (the socket has a receive timeout): the datagram's length, 0 on a timeout or an error
+    /// (counted in <paramref name="errors"/>), -1 once the socket is closed. Empty datagrams count as timeouts.
+    /// </summary>
+    public static int Receive(Socket socket, byte[] buffer, SocketAddress from, ref long errors)
+    {
+        try
+        {
+            return socket.ReceiveFrom(buffer, SocketFlags.None, from);
+        }
+        catch (SocketException exception) when (exception.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
+        {
+            return 0;
+        }
+        catch (SocketException)
+        {
+            Interlocked.Increment(ref errors);
+            return 0;
+        }
+        catch (ObjectDisposedException)
+        {
+            return -1;
         }
     }
 
