@@ -13,17 +13,22 @@ namespace Relay.Web;
 /// <summary>Builds the relay's web application: services, Kestrel listeners and endpoints.</summary>
 public static class RelayApp
 {
+    /// <summary>The host configuration section settings are read from (<c>Relay:listen-port</c>...).</summary>
+    public const string SettingsSection = "Relay";
+
     /// <summary>
-    /// Creates the application from configuration values (command line and environment, already merged) and
-    /// host arguments (ASP.NET Core <c>--Key=Value</c> configuration, which is how test hosts pass settings).
+    /// Creates the application from setting values (file, environment and command line, already merged) and host
+    /// arguments (ASP.NET Core <c>--Key=Value</c> configuration; test hosts add <c>Relay:&lt;key&gt;</c> settings).
     /// </summary>
-    public static WebApplication Build(IReadOnlyDictionary<string, string?> values, string[] hostArgs, Action<WebApplicationBuilder>? customize = null)
+    public static WebApplication Build(IReadOnlyDictionary<string, SettingValue> values, string[] hostArgs, Action<WebApplicationBuilder>? customize = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = hostArgs });
-        builder.Configuration.AddInMemoryCollection(values);
+        builder.Configuration.AddInMemoryCollection(values.Select(v => KeyValuePair.Create($"{SettingsSection}:{v.Key}", (string?)v.Value.Text)));
 
-        var options = builder.Configuration.GetSection(RelayOptions.Section).Get<RelayOptions>() ?? new RelayOptions();
-        var settings = RelaySettings.Parse(options, out var errors) ?? throw new RelayConfigurationException(errors);
+        var configured = builder.Configuration.GetSection(SettingsSection).GetChildren()
+            .Where(c => c.Value is not null)
+            .ToDictionary(c => c.Key, c => values.TryGetValue(c.Key, out SettingValue given) && given.Text == c.Value ? given : new SettingValue(c.Value!, null), StringComparer.OrdinalIgnoreCase);
+        var settings = SettingsLoader.Load(configured, out var errors, out var warnings) ?? throw new RelayConfigurationException(errors);
         var logFilter = new DynamicLogFilter(settings.LogFilter);
         ConfigureLogging(builder, settings, logFilter);
 
@@ -59,6 +64,11 @@ public static class RelayApp
 
         customize?.Invoke(builder);
         var app = builder.Build();
+        foreach (string warning in warnings)
+        {
+            app.Logger.LogWarning("{Warning}", warning);
+        }
+
         app.Services.GetRequiredService<RelayRuntime>().UseLifetime(app.Lifetime);
         app.UseRouting();
         app.UseMiddleware<PlaneMiddleware>();

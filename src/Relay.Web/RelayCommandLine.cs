@@ -6,10 +6,11 @@ using Relay.Web.Udp;
 namespace Relay.Web;
 
 /// <summary>
-/// The <c>firezone-relay</c> command line: flags with environment fallbacks and <c>--help</c>, positional TOKEN and
-/// NAME for compatibility with the reference, and the <c>credentials</c> subcommand. Exit codes: 0 after a clean
-/// shutdown, 1 for an unknown or malformed flag, 2 for invalid settings or a failed start, 3 when the portal refuses
-/// the relay (bad token, join error, token expired) or cannot be joined in time.
+/// The <c>firezone-relay</c> command line: one flag per setting (with its environment variables and
+/// <c>--config FILE</c> underneath), positional TOKEN and NAME for compatibility with the reference, and the
+/// <c>credentials</c> and <c>config-reference</c> subcommands. Exit codes: 0 after a clean shutdown, 1 for an
+/// unknown or malformed flag, 2 for invalid settings or a failed start, 3 when the portal refuses the relay (bad
+/// token, join error, token expired) or cannot be joined in time.
 /// </summary>
 public static class RelayCommandLine
 {
@@ -19,11 +20,15 @@ public static class RelayCommandLine
     {
         environment ??= Environment.GetEnvironmentVariable;
 
-        // ASP.NET Core configuration arguments ("--Relay:ListenPort=0", "--environment=Development"; what test hosts
+        // ASP.NET Core configuration arguments ("--Relay:listen-port=0", "--environment=Development"; what test hosts
         // pass) go to the host's configuration; everything else must be a known flag.
         string[] hostArgs = args.Where(IsHostConfiguration).ToArray();
         args = args.Where(a => !IsHostConfiguration(a)).ToArray();
-        var flags = RelayFlags.CreateOptions();
+        var flags = Setting.All.Select(s => (Setting: s, Option: CreateOption(s))).ToList();
+        var config = new Option<string>(SettingSources.ConfigFlag)
+        {
+            Description = $"Configuration file: key=value lines with the flags' names as keys; flags and environment variables override it [env: {SettingSources.ConfigEnvironment}]",
+        };
         var token = new Argument<string?>("TOKEN") { Arity = ArgumentArity.ZeroOrOne, Description = "Portal token (prefer FIREZONE_TOKEN)." };
         var name = new Argument<string?>("NAME") { Arity = ArgumentArity.ZeroOrOne, Description = "Relay name (prefer FIREZONE_NAME)." };
         foreach (var argument in new[] { token, name })
@@ -43,25 +48,63 @@ public static class RelayCommandLine
             root.Options.Add(option);
         }
 
+        root.Options.Add(config);
         root.Arguments.Add(token);
         root.Arguments.Add(name);
         root.Subcommands.Add(CredentialsCommand.Create(environment));
+        var reference = new Command("config-reference", "Print the configuration reference (docs/configuration.md) generated from the settings' definitions.");
+        reference.SetAction(_ => Console.Write(ConfigurationReference.Markdown()));
+        root.Subcommands.Add(reference);
         root.SetAction(parse =>
         {
-            var values = RelayFlags.ToConfiguration(parse, flags, environment);
+            var commandLine = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var (setting, option) in flags)
+            {
+                if (parse.GetResult(option) is { Implicit: false })
+                {
+                    commandLine[setting.Key] = option is Option<bool> flag ? (parse.GetValue(flag) ? "true" : "false") : parse.GetValue((Option<string>)option) ?? string.Empty;
+                }
+            }
+
             if (parse.GetValue(token) is { } t)
             {
-                values[$"{RelayOptions.Section}:{nameof(RelayOptions.Token)}"] = t;
+                commandLine[Setting.Of(nameof(RelaySettings.Token)).Key] = t;
             }
 
             if (parse.GetValue(name) is { } n)
             {
-                values[$"{RelayOptions.Section}:{nameof(RelayOptions.Name)}"] = n;
+                commandLine[Setting.Of(nameof(RelaySettings.Name)).Key] = n;
+            }
+
+            var errors = new List<string>();
+            string? file = parse.GetValue(config) ?? (environment(SettingSources.ConfigEnvironment) is { Length: > 0 } fromEnvironment ? fromEnvironment : null);
+            var values = SettingSources.Merge(commandLine, file, environment, errors);
+            if (errors.Count == 0)
+            {
+                SettingsLoader.Load(values, out errors, out _);
+            }
+
+            if (errors.Count > 0)
+            {
+                foreach (string error in errors)
+                {
+                    Console.Error.WriteLine("error: " + error);
+                }
+
+                return 2;
             }
 
             return RunRelay(values, hostArgs, customize);
         });
         return root.Parse(args).Invoke();
+    }
+
+    private static Option CreateOption(Setting setting)
+    {
+        string help = ConfigurationReference.Describe(setting)
+            + (setting.Default is { } value && !setting.IsSwitch ? $" Default: {value}." : string.Empty)
+            + (setting.Environment.Length == 0 ? string.Empty : $" [env: {string.Join(", ", setting.Environment)}]");
+        return setting.IsSwitch ? new Option<bool>(setting.Flag) { Description = help } : new Option<string>(setting.Flag) { Description = help };
     }
 
     private static bool IsHostConfiguration(string arg)
@@ -75,25 +118,12 @@ public static class RelayCommandLine
         // Sectioned keys, the host's own keys, and environment-style names (OTEL_SERVICE_NAME...): none can be a
         // misspelt flag, since flags are lower-case.
         string key = arg[2..eq];
-        return key.Contains(':', StringComparison.Ordinal) || HostKeys.Contains(key) || key.Equals(RelayOptions.Section, StringComparison.OrdinalIgnoreCase)
+        return key.Contains(':', StringComparison.Ordinal) || HostKeys.Contains(key) || key.Equals(RelayApp.SettingsSection, StringComparison.OrdinalIgnoreCase)
             || key.All(c => char.IsAsciiLetterUpper(c) || char.IsAsciiDigit(c) || c == '_');
     }
 
-    private static int RunRelay(Dictionary<string, string?> values, string[] hostArgs, Action<WebApplicationBuilder>? customize)
+    private static int RunRelay(Dictionary<string, SettingValue> values, string[] hostArgs, Action<WebApplicationBuilder>? customize)
     {
-        // Validate up front so a bad flag stops the relay with every problem listed, before anything binds.
-        var options = new RelayOptions();
-        new ConfigurationBuilder().AddInMemoryCollection(values).Build().GetSection(RelayOptions.Section).Bind(options);
-        if (RelaySettings.Parse(options, out var errors) is null)
-        {
-            foreach (string error in errors)
-            {
-                Console.Error.WriteLine("error: " + error);
-            }
-
-            return 2;
-        }
-
         try
         {
             using var app = RelayApp.Build(values, hostArgs, customize);

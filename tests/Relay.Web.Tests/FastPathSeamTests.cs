@@ -25,7 +25,7 @@ public sealed class FastPathSeamTests : IDisposable
 
     public FastPathSeamTests()
     {
-        _relay = new RelayFactory(new() { ["LogFilter"] = "info" }) { FastPath = _fastPath, Logs = new LogCapture() };
+        _relay = new RelayFactory(new() { ["log-filter"] = "info" }) { FastPath = _fastPath, Logs = new LogCapture() };
     }
 
     [Fact]

@@ -27,7 +27,7 @@ public sealed class HealthTests : IDisposable
     [Fact]
     public async Task Readyz_is_503_in_portal_mode_until_the_portal_join()
     {
-        using var portal = new RelayFactory(new() { ["Token"] = "secret-token", ["ApiUrl"] = "ws://127.0.0.1:9/" });
+        using var portal = new RelayFactory(new() { ["token"] = "secret-token", ["api-url"] = "ws://127.0.0.1:9/" });
         using var http = portal.CreateClient();
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz")).StatusCode);
         var ready = await http.GetAsync("/readyz");

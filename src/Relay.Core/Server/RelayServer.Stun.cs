@@ -10,7 +10,7 @@ namespace Relay.Core.Server;
 // STUN demultiplexing, authentication and response building.
 public sealed partial class RelayServer
 {
-    private const int MaxUsernameBytes = 513;
+    private const int MaxUsernameBytes = CredentialRules.MaxUsernameBytes;
     private const int MaxUnknownAttributes = 16;
 
     /// <summary>A request being handled: the parsed message plus what authentication established.</summary>

@@ -18,7 +18,7 @@ public sealed class LogFilter
         ["relay_proto"] = "Relay.Core",
         ["wire"] = "Relay.Web.Udp",
         ["phoenix_channel"] = "Relay.Web.Portal",
-        ["ebpf"] = "Relay.Web.Xdp",
+        ["ebpf"] = "Relay.Xdp",
     };
 
     private static readonly (string Prefix, LogLevel Level)[] Implicit =

@@ -40,7 +40,7 @@ internal sealed class XdpFastPathFactory(RelaySettings settings, ILoggerFactory 
         }
         catch (XdpException exception)
         {
-            throw new RelayStartupException($"{RelayFlags.ForKey(nameof(RelayOptions.EbpfOffloading)).Display} {name}: {exception.Message}");
+            throw new RelayStartupException($"{Setting.Of(nameof(RelaySettings.EbpfInterface)).Display} {name}: {exception.Message}");
         }
     }
 }

@@ -152,7 +152,7 @@ public sealed class AdminApiTests : IDisposable
     [Fact]
     public async Task Evicting_by_username_needs_the_username()
     {
-        using var turnRest = new RelayFactory(new() { ["AuthScheme"] = "turn-rest", ["RelaySecret"] = "interop-secret" });
+        using var turnRest = new RelayFactory(new() { ["auth-scheme"] = "turn-rest", ["relay-secret"] = "interop-secret" });
         using var http = turnRest.CreateClient();
         using var a = new UdpTurnClient(turnRest.ListenV4, "carol", AuthScheme.TurnRest, "interop-secret");
         using var b = new UdpTurnClient(turnRest.ListenV4, "carol", AuthScheme.TurnRest, "interop-secret");

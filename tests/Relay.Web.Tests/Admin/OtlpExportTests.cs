@@ -21,7 +21,7 @@ public sealed class OtlpExportTests
     public async Task Metrics_and_traces_are_exported_with_the_resource_attributes()
     {
         await using var collector = await OtlpCollectorStub.StartAsync();
-        using var relay = new RelayFactory(new() { ["OtlpGrpcEndpoint"] = $"127.0.0.1:{collector.Port}" });
+        using var relay = new RelayFactory(new() { ["otlp-grpc-endpoint"] = $"127.0.0.1:{collector.Port}" });
         relay.HostSettings["OTEL_METRIC_EXPORT_INTERVAL"] = "250";
         relay.HostSettings["OTEL_BSP_SCHEDULE_DELAY"] = "250";
         relay.HostSettings["OTEL_RESOURCE_ATTRIBUTES"] = "deployment.environment=test";
@@ -40,7 +40,7 @@ public sealed class OtlpExportTests
     public async Task Otel_service_name_overrides_the_default()
     {
         await using var collector = await OtlpCollectorStub.StartAsync();
-        using var relay = new RelayFactory(new() { ["OtlpGrpcEndpoint"] = $"http://127.0.0.1:{collector.Port}" });
+        using var relay = new RelayFactory(new() { ["otlp-grpc-endpoint"] = $"http://127.0.0.1:{collector.Port}" });
         relay.HostSettings["OTEL_METRIC_EXPORT_INTERVAL"] = "250";
         relay.HostSettings["OTEL_SERVICE_NAME"] = "relay-eu-1";
         relay.HostSettings["OTEL_RESOURCE_ATTRIBUTES"] = "service.namespace=acme";

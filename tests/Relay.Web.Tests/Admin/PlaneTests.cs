@@ -13,9 +13,9 @@ public sealed class PlaneTests : IDisposable
     private const int ControlPort = 19999;
     private readonly RelayFactory _relay = new(new()
     {
-        ["HealthCheckAddr"] = $"0.0.0.0:{PublicPort}",
-        ["ControlEndpoint"] = $"0.0.0.0:{ControlPort}",
-        ["AdminToken"] = "s3cret-admin-token",
+        ["health-check-addr"] = $"0.0.0.0:{PublicPort}",
+        ["control-endpoint"] = $"0.0.0.0:{ControlPort}",
+        ["admin-token"] = "s3cret-admin-token",
     });
 
     private HttpClient Client(int port, string? token = null)

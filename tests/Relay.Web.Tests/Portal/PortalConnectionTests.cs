@@ -20,7 +20,7 @@ public sealed class PortalConnectionTests
     {
         await using var portal = await FakePortal.StartAsync();
         portal.DefaultPlan = new PortalPlan { Join = JoinReply.Never };
-        await using var relay = PortalRelay.Start(portal, new() { ["Token"] = $" {PortalRelay.Token[..6]}\n{PortalRelay.Token[6..]} ", ["Name"] = "relay one" });
+        await using var relay = PortalRelay.Start(portal, new() { ["token"] = $" {PortalRelay.Token[..6]}\n{PortalRelay.Token[6..]} ", ["name"] = "relay one" });
 
         var connection = await portal.NextConnectionAsync();
         var request = connection.Request;

@@ -55,9 +55,9 @@ public sealed class PortalRelay : IAsyncDisposable
     {
         var settings = new Dictionary<string, string?>
         {
-            ["Token"] = Token,
-            ["ApiUrl"] = portal.ApiUrl.ToString(),
-            ["LogFilter"] = "warn,phoenix_channel=trace",
+            ["token"] = Token,
+            ["api-url"] = portal.ApiUrl.ToString(),
+            ["log-filter"] = "warn,phoenix_channel=trace",
         };
         foreach (var (key, value) in overrides ?? [])
         {

@@ -28,16 +28,16 @@ public sealed class RelayFactory : WebApplicationFactory<Program>
         int slice = Interlocked.Increment(ref _nextRange) % 40;
         Settings = new Dictionary<string, string?>
         {
-            ["PublicIp4Addr"] = "127.0.0.1",
-            ["PublicIp6Addr"] = "::1",
-            ["BindIp4Addr"] = "127.0.0.1",
-            ["BindIp6Addr"] = "::1",
-            ["ListenPort"] = "0",
-            ["LowestPort"] = (61000 + (slice * 100)).ToString(),
-            ["HighestPort"] = (61000 + (slice * 100) + 99).ToString(),
-            ["RelaySecret"] = Secret,
-            ["AllowLoopbackPeers"] = "true",
-            ["LogFilter"] = "warn",
+            ["public-ip4-addr"] = "127.0.0.1",
+            ["public-ip6-addr"] = "::1",
+            ["bind-ip4-addr"] = "127.0.0.1",
+            ["bind-ip6-addr"] = "::1",
+            ["listen-port"] = "0",
+            ["lowest-port"] = (61000 + (slice * 100)).ToString(),
+            ["highest-port"] = (61000 + (slice * 100) + 99).ToString(),
+            ["relay-secret"] = Secret,
+            ["allow-loopback-peers"] = "true",
+            ["log-filter"] = "warn",
         };
         foreach (var (key, value) in overrides ?? [])
         {
