@@ -101,20 +101,8 @@ public sealed partial class StructLayoutTests
         return JsonDocument.Parse(json).RootElement.GetProperty("types").EnumerateArray().ToDictionary(t => t.GetProperty("id").GetInt32(), t => t.Clone());
     }
 
-    private static string Header() => File.ReadAllText(Path.Combine(RepositoryRoot(), "bpf", "relay_consts.h"));
+    private static string Header() => File.ReadAllText(Path.Combine(Repository.Root, "bpf", "relay_consts.h"));
 
-    internal static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Relay.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Relay.sln not found above " + AppContext.BaseDirectory);
-    }
 
     /// <summary>"client_channel_key" and "CLIENT_CHANNEL_KEY" become "ClientChannelKey".</summary>
     private static string Pascal(string snake) =>

@@ -1,4 +1,4 @@
-namespace Relay.Interop.Tests.Support;
+namespace Relay.TestSupport;
 
 /// <summary>Paths inside the repository the tests run from.</summary>
 public static class Repository
