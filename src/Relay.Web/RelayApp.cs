@@ -51,12 +51,15 @@ public static class RelayApp
             o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.StopHost;
         });
 
+        var listeners = new HttpListeners();
+        builder.Services.AddSingleton(listeners);
+        builder.Services.AddHostedService<StartupReport>();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Listen(settings.HealthCheckEndpoint);
+            kestrel.Listen(settings.HealthCheckEndpoint, listen => listeners.Health = listen);
             if (!settings.ControlEndpoint.Equals(settings.HealthCheckEndpoint))
             {
-                kestrel.Listen(settings.ControlEndpoint);
+                kestrel.Listen(settings.ControlEndpoint, listen => listeners.Control = listen);
             }
 
             kestrel.AddServerHeader = false;
@@ -66,7 +69,7 @@ public static class RelayApp
         var app = builder.Build();
         foreach (string warning in warnings)
         {
-            app.Logger.LogWarning("{Warning}", warning);
+            app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Relay.Web.Configuration").LogWarning("{Warning}", warning);
         }
 
         app.Services.GetRequiredService<RelayRuntime>().UseLifetime(app.Lifetime);

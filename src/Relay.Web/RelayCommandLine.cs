@@ -79,9 +79,9 @@ public static class RelayCommandLine
             var errors = new List<string>();
             string? file = parse.GetValue(config) ?? (environment(SettingSources.ConfigEnvironment) is { Length: > 0 } fromEnvironment ? fromEnvironment : null);
             var values = SettingSources.Merge(commandLine, file, environment, errors);
-            if (errors.Count == 0)
+            if (errors.Count == 0 && SettingsLoader.Load(values, out errors, out _) is { } settings)
             {
-                SettingsLoader.Load(values, out errors, out _);
+                errors.AddRange(ListenerProblems(settings));
             }
 
             if (errors.Count > 0)
@@ -97,6 +97,40 @@ public static class RelayCommandLine
             return RunRelay(values, hostArgs, customize);
         });
         return root.Parse(args).Invoke();
+    }
+
+    /// <summary>
+    /// A taken health or admin port, found before the host starts so the message names the setting (Kestrel's own
+    /// failure would not); a race with another program is still reported when Kestrel binds.
+    /// </summary>
+    private static IEnumerable<string> ListenerProblems(RelaySettings settings)
+    {
+        var endpoints = new (string Property, System.Net.IPEndPoint Endpoint)[]
+        {
+            (nameof(RelaySettings.HealthCheckEndpoint), settings.HealthCheckEndpoint),
+            (nameof(RelaySettings.ControlEndpoint), settings.ControlEndpoint),
+        };
+        foreach (var (property, endpoint) in endpoints.DistinctBy(e => e.Endpoint))
+        {
+            if (endpoint.Port != 0 && TryListen(endpoint) is { } problem)
+            {
+                yield return $"{Setting.Of(property).Display}: cannot listen on {endpoint} ({problem})";
+            }
+        }
+
+        static string? TryListen(System.Net.IPEndPoint endpoint)
+        {
+            try
+            {
+                using var probe = new System.Net.Sockets.Socket(endpoint.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                probe.Bind(endpoint);
+                return null;
+            }
+            catch (System.Net.Sockets.SocketException failure)
+            {
+                return failure.Message.TrimEnd('.').ToLowerInvariant();
+            }
+        }
     }
 
     private static Option CreateOption(Setting setting)

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using Relay.Interop.Tests.Support;
+using Relay.TestSupport;
 
 namespace Relay.Interop.Tests;
 

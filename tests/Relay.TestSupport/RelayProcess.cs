@@ -185,7 +185,7 @@ public sealed partial class RelayProcess : IDisposable
     [GeneratedRegex(@"Listening for STUN/TURN on UDP port (\d+)")]
     private static partial Regex UdpPortLine();
 
-    [GeneratedRegex(@"Now listening on: http://[^:\]]*\]?:(\d+)")]
+    [GeneratedRegex(@"Health checks and metrics on http://[^ ]*:(\d+) ")]
     private static partial Regex HttpPortLine();
 
     [DllImport("libc", SetLastError = true)]

@@ -29,9 +29,12 @@ public sealed record ChannelExpired(AllocationId Id, ClientSocket Client, Channe
 
 public sealed record PermissionCreated(AllocationId Id, IpAddr Peer) : RelayEvent;
 
+/// <summary>
+/// Why a request failed authentication. The first request of a login, without credentials, is not a failure: its 401
+/// is the challenge that gives the client a nonce.
+/// </summary>
 public enum AuthFailure
 {
-    MissingIntegrity,
     MissingAttributes,
     StaleNonce,
     InvalidNonce,
@@ -44,6 +47,21 @@ public enum AuthFailure
 public sealed record AuthenticationFailed(ClientSocket Client, StunMethod Method, AuthFailure Reason, string? Username) : RelayEvent;
 
 public sealed record PeerRefused(ClientSocket Client, TransportAddress Peer, PeerDenial Reason) : RelayEvent;
+
+/// <summary>Why an authenticated request was refused, for the rejections an operator needs to see.</summary>
+public enum Rejection
+{
+    /// <summary>ChannelBind with a number outside the accepted range (400).</summary>
+    ChannelNumberOutOfRange,
+
+    /// <summary>Allocate from a client that already has an allocation (437).</summary>
+    AllocationExists,
+
+    /// <summary>Refresh, CreatePermission or ChannelBind from a client without an allocation (437).</summary>
+    NoAllocation,
+}
+
+public sealed record RequestRejected(ClientSocket Client, StunMethod Method, int ErrorCode, Rejection Reason, string Detail) : RelayEvent;
 
 public sealed record AllocationPortBindFailed(AllocationPort Port, IpFamily Family, bool Retried) : RelayEvent;
 

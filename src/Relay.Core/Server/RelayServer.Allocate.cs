@@ -28,6 +28,7 @@ public sealed partial class RelayServer
 
         if (existing is not null)
         {
+            Emit(new RequestRejected(request.Client, request.Method, StunErrors.AllocationMismatch, Rejection.AllocationExists, existing.Id.ToString()));
             RespondError(ref request, StunErrors.AllocationMismatch);
             return;
         }

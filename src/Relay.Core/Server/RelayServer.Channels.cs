@@ -113,6 +113,7 @@ public sealed partial class RelayServer
         ushort number = BinaryPrimitives.ReadUInt16BigEndian(numberValue);
         if (number < 0x4000 || number > _options.HighestChannelNumber)
         {
+            Emit(new RequestRejected(request.Client, request.Method, StunErrors.BadRequest, Rejection.ChannelNumberOutOfRange, $"0x{number:X4}"));
             RespondError(ref request, StunErrors.BadRequest);
             return;
         }

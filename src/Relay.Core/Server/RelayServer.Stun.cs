@@ -143,7 +143,7 @@ public sealed partial class RelayServer
         StunMessage message = request.Message;
         if (!message.HasIntegrity)
         {
-            Challenge(ref request, StunErrors.Unauthenticated, AuthFailure.MissingIntegrity, null);
+            Challenge(ref request, StunErrors.Unauthenticated, null, null); // the first step of every login
             return false;
         }
 
@@ -208,9 +208,13 @@ public sealed partial class RelayServer
     }
 
     /// <summary>401 or 438 with REALM and a fresh NONCE, without MESSAGE-INTEGRITY (the client has no valid key yet).</summary>
-    private void Challenge(ref Request request, int code, AuthFailure failure, string? username)
+    private void Challenge(ref Request request, int code, AuthFailure? failure, string? username)
     {
-        Emit(new AuthenticationFailed(request.Client, request.Method, failure, username));
+        if (failure is { } reason)
+        {
+            Emit(new AuthenticationFailed(request.Client, request.Method, reason, username));
+        }
+
         request.Key = null;
         var writer = BeginResponse(request, StunClass.ErrorResponse);
         writer.AddErrorCode(code, StunErrors.Reason(code));
@@ -273,6 +277,7 @@ public sealed partial class RelayServer
 
         if (!_allocationsByClient.TryGetValue(request.Client, out Allocation? allocation))
         {
+            Emit(new RequestRejected(request.Client, request.Method, StunErrors.AllocationMismatch, Rejection.NoAllocation, request.Username ?? string.Empty));
             RespondError(ref request, StunErrors.AllocationMismatch);
             return null;
         }

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Reflection;
 using Relay.Core.Auth;
 using Relay.Core.Net;
 using Relay.Core.Server;
@@ -23,10 +22,6 @@ public static class AdminEndpoints
     public const int DefaultPageSize = 100;
     public const int MaxPageSize = 1000;
 
-    private static readonly string Version =
-        typeof(AdminEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
-
-    private static readonly DateTimeOffset StartedAt = DateTimeOffset.UtcNow;
 
     public static IEndpointRouteBuilder MapAdminEndpoints(this IEndpointRouteBuilder endpoints)
     {
@@ -170,15 +165,15 @@ public static class AdminEndpoints
         RelayServer? engine = runtime.Engine;
         PortalStatusSnapshot p = portal.Snapshot();
         return Results.Ok(new StatusModel(
-            Version,
-            StartedAt,
+            RelayVersion.Current,
+            runtime.StartedAt,
             settings.PortalMode ? "portal" : "standalone",
             HealthEndpoints.PortalText(portal),
             p.Enabled ? new PortalModel(p.Url, p.StateSince, p.LastJoinedAt, p.ReconnectCount, p.LastError, p.NextAttemptAt) : null,
             new[] { runtime.PublicIp4, runtime.PublicIp6 }.OfType<IPAddress>().Select(a => a.ToString()).ToList(),
             runtime.ListenPort,
             $"{settings.LowestPort}-{settings.HighestPort}",
-            settings.AuthScheme == AuthScheme.Firezone ? "firezone" : "turn-rest",
+            ChoiceParser<AuthScheme>.Name(settings.AuthScheme),
             engine?.AllocationCount ?? 0,
             engine?.BoundChannelCount ?? 0,
             engine?.PermissionCount ?? 0,

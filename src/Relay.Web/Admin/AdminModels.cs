@@ -141,7 +141,7 @@ public sealed record CredentialsResponse
 
 /// <summary>The relay at a glance.</summary>
 /// <param name="Version">Build version.</param>
-/// <param name="StartedAt">When the process started.</param>
+/// <param name="StartedAt">When the relay started serving (its UDP sockets bound); null while starting.</param>
 /// <param name="Mode">standalone, or portal when a token is configured.</param>
 /// <param name="Portal">Portal connection: standalone, connecting, joined or disconnected.</param>
 /// <param name="PortalDetails">The portal connection's history (null in standalone mode).</param>
@@ -155,7 +155,7 @@ public sealed record CredentialsResponse
 /// <param name="DataPath">xdp while the XDP fast path is attached, else userspace.</param>
 public sealed record StatusModel(
     string Version,
-    DateTimeOffset StartedAt,
+    DateTimeOffset? StartedAt,
     string Mode,
     string Portal,
     PortalModel? PortalDetails,

@@ -1,14 +1,20 @@
+using System.Net;
+using Relay.Core.Auth;
 using Relay.Web.Configuration;
 using Relay.Web.Udp;
 
 namespace Relay.Web.Credentials;
 
 /// <summary>
-/// In standalone mode (no portal), tells the operator how to get credentials: one sample pair valid for 24 hours
-/// and the command that mints more. The secret itself is never logged.
+/// In standalone mode (no portal), tells the operator how to try the relay: one sample credential valid for 24
+/// hours, and coturn's client and echo peer with everything filled in, ready to paste (a test runs them as printed).
+/// The secret itself is never logged.
 /// </summary>
 internal sealed partial class StandaloneAnnouncer : IHostedService
 {
+    /// <summary>The echo peer's port in the printed commands (outside the relay range and Linux's ephemeral range).</summary>
+    public const int PeerPort = 3490;
+
     private readonly RelaySettings _settings;
     private readonly RelayRuntime _runtime;
     private readonly ILogger<StandaloneAnnouncer> _logger;
@@ -28,15 +34,24 @@ internal sealed partial class StandaloneAnnouncer : IHostedService
         }
 
         var sample = engine.Credentials.Mint(CredentialsCommand.RandomSalt(), DateTimeOffset.UtcNow.AddHours(24), _settings.Realm);
-        string address = _runtime.PublicIp4?.ToString() ?? $"[{_runtime.PublicIp6}]";
-        LogStandalone(_logger, sample.Username, sample.Password, address, _runtime.ListenPort);
+        LogStandalone(_logger, sample.Username, sample.Password);
+        if ((_runtime.PublicIp4 ?? _runtime.PublicIp6) is { } address)
+        {
+            // The peer listens on the relay's own address: a real address (not loopback) that the relay may relay to.
+            string host = address.ToString();
+            LogTryIt(_logger, _settings.Rfc5766ChannelNumbers ? "ChannelData" : "Send indications (add --rfc5766-channel-numbers to the relay for uclient's channels)");
+            LogCommand(_logger, $"turnutils_peer -L {host} -p {PeerPort}");
+            LogCommand(_logger, $"turnutils_uclient{(_settings.Rfc5766ChannelNumbers ? string.Empty : " -s")} -c -n 10 -u {sample.Username} -w {sample.Password} -e {host} -r {PeerPort} -p {_runtime.ListenPort} {host}");
+        }
+
+        string scheme = ChoiceParser<AuthScheme>.Name(_settings.AuthScheme);
         if (_settings.RelaySecret is null)
         {
-            LogGeneratedSecret(_logger);
+            LogGeneratedSecret(_logger, scheme);
         }
         else
         {
-            LogMintCommand(_logger, _settings.AuthScheme == Relay.Core.Auth.AuthScheme.TurnRest ? "turn-rest" : "firezone");
+            LogMintCommand(_logger, $"firezone-relay credentials --secret \"$RELAY_SECRET\" --auth-scheme {scheme}");
         }
 
         return Task.CompletedTask;
@@ -44,12 +59,18 @@ internal sealed partial class StandaloneAnnouncer : IHostedService
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Standalone mode (no portal token). Test credentials valid for 24 h: username {Username} password {Password} (for example: turnutils_uclient -u <username> -w <password> -e <peer address> -p {Port} {Address})")]
-    private static partial void LogStandalone(ILogger logger, string username, string password, string address, ushort port);
+    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Standalone mode (no portal token). Test credentials valid for 24 h: username {Username} password {Password}")]
+    private static partial void LogStandalone(ILogger logger, string username, string password);
 
-    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "The credential secret was generated for this run only; set RELAY_SECRET to keep credentials valid across restarts and mint more with 'firezone-relay credentials --secret $RELAY_SECRET'")]
-    private static partial void LogGeneratedSecret(ILogger logger);
+    [LoggerMessage(EventId = 13, Level = LogLevel.Information, Message = "Try it with coturn's tools (apt-get install coturn), the echo peer in one shell and the client in another; the client relays with {Mode}:")]
+    private static partial void LogTryIt(ILogger logger, string mode);
 
-    [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "Mint more credentials with 'firezone-relay credentials --secret $RELAY_SECRET --auth-scheme {Scheme}'")]
-    private static partial void LogMintCommand(ILogger logger, string scheme);
+    [LoggerMessage(EventId = 14, Level = LogLevel.Information, Message = "  {Command}")]
+    private static partial void LogCommand(ILogger logger, string command);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "The credential secret was generated for this run only; start with RELAY_SECRET (64 hex characters for --auth-scheme firezone) to keep credentials valid across restarts and mint more with 'firezone-relay credentials --secret \"$RELAY_SECRET\" --auth-scheme {Scheme}'")]
+    private static partial void LogGeneratedSecret(ILogger logger, string scheme);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "Mint more credentials with: {Command}")]
+    private static partial void LogMintCommand(ILogger logger, string command);
 }

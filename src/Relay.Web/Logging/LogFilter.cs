@@ -24,7 +24,7 @@ public sealed class LogFilter
     private static readonly (string Prefix, LogLevel Level)[] Implicit =
     [
         ("Microsoft.AspNetCore", LogLevel.Warning),
-        ("Microsoft.Hosting.Lifetime", LogLevel.Information),
+        ("Microsoft.Hosting.Lifetime", LogLevel.Warning), // the relay says what listens where itself
     ];
 
     private readonly (string Prefix, LogLevel Level)[] _rules;

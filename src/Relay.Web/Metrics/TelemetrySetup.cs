@@ -20,12 +20,15 @@ public static class TelemetrySetup
         string serviceName = builder.Configuration["OTEL_SERVICE_NAME"] is { Length: > 0 } name ? name : "relay";
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource
-                .AddService(serviceName, serviceNamespace: "firezone", serviceVersion: typeof(TelemetrySetup).Assembly.GetName().Version?.ToString())
+                .AddService(serviceName, serviceNamespace: "firezone", serviceVersion: Health.RelayVersion.Current)
                 .AddEnvironmentVariableDetector())
             .WithMetrics(metrics =>
             {
                 // No response cache: a scrape always shows the values of that moment.
-                metrics.AddMeter(RelayMetrics.MeterName).AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0);
+                metrics.AddMeter(RelayMetrics.MeterName)
+                    .AddProcessInstrumentation() // process.cpu.time, process.memory.usage, process.thread.count...
+                    .AddRuntimeInstrumentation() // process.runtime.dotnet.gc.*, jit, thread pool, exceptions
+                    .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0);
                 if (settings.OtlpEndpoint is { } endpoint)
                 {
                     metrics.AddOtlpExporter(o =>

@@ -16,6 +16,9 @@ public sealed class RelayRuntime
 
     public bool UdpReady => _loop is { IsRunning: true };
 
+    /// <summary>When the relay started serving (its UDP sockets bound).</summary>
+    public DateTimeOffset? StartedAt { get; internal set; }
+
     /// <summary>Set by the portal client while it is joined to the relay topic.</summary>
     public bool PortalJoined { get; set; }
 
@@ -60,7 +63,8 @@ public sealed class RelayRuntime
 
     /// <summary>
     /// Stops the relay and makes the process exit with <paramref name="code"/> (a fatal condition such as a refused
-    /// portal login). The first request wins.
+    /// portal login, or a start-up failure). The first request wins. During start-up the stop waits until the host
+    /// has started: stopping earlier would cancel the web server's start, which the host reports as a crash.
     /// </summary>
     public void RequestExit(int code, string reason)
     {
@@ -70,7 +74,19 @@ public sealed class RelayRuntime
             ExitReason = reason;
         }
 
-        _lifetime?.StopApplication();
+        if (_lifetime is not { } lifetime)
+        {
+            return;
+        }
+
+        if (lifetime.ApplicationStarted.IsCancellationRequested)
+        {
+            lifetime.StopApplication();
+        }
+        else
+        {
+            lifetime.ApplicationStarted.Register(lifetime.StopApplication);
+        }
     }
 
     public Task<T> InvokeAsync<T>(Func<RelayServer, Instant, T> action) =>

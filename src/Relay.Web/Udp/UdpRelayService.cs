@@ -42,7 +42,25 @@ internal sealed partial class UdpRelayService : IHostedService, IDisposable
         _logger = loggers.CreateLogger<UdpRelayService>();
     }
 
+    /// <summary>
+    /// Starts the data plane. A failure the operator must fix (a taken port, no public address, XDP refused) stops
+    /// the relay with exit code 2 and that message alone, rather than an exception the host would log with its trace.
+    /// </summary>
     public Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            Start();
+        }
+        catch (RelayStartupException failure)
+        {
+            _runtime.RequestExit(2, failure.Message);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private void Start()
     {
         var (publicV4, publicV6, v6Explicit) = ResolvePublicAddresses();
         UdpSocket? listenV4 = null, listenV6 = null;
@@ -55,7 +73,16 @@ internal sealed partial class UdpRelayService : IHostedService, IDisposable
 
         if (publicV6 is not null)
         {
-            listenV6 = OpenListener(_settings.BindIp6, port, mandatory: v6Explicit || listenV4 is null);
+            try
+            {
+                listenV6 = OpenListener(_settings.BindIp6, port, mandatory: v6Explicit || listenV4 is null);
+            }
+            catch
+            {
+                listenV4?.Dispose();
+                throw;
+            }
+
             if (listenV6 is null)
             {
                 publicV6 = null; // discovered but unusable: run IPv4-only
@@ -98,8 +125,9 @@ internal sealed partial class UdpRelayService : IHostedService, IDisposable
             _loggers.CreateLogger("Relay.Web.Udp.RelayEventLoop"));
         _runtime.Attach(_loop, publicV4, publicV6, port);
         _loop.Start();
-        LogListening(_logger, port, publicV4?.ToString() ?? "none", publicV6?.ToString() ?? "none", _settings.LowestPort, _settings.HighestPort, _settings.AuthScheme);
-        return Task.CompletedTask;
+        _runtime.StartedAt = _time.GetUtcNow();
+        LogListening(_logger, port, Bound(listenV4, _settings.BindIp4, port), Bound(listenV6, _settings.BindIp6, port),
+            publicV4?.ToString() ?? "none", publicV6?.ToString() ?? "none", _settings.LowestPort, _settings.HighestPort);
     }
 
     private (IPAddress? V4, IPAddress? V6, bool V6Explicit) ResolvePublicAddresses()
@@ -182,8 +210,10 @@ internal sealed partial class UdpRelayService : IHostedService, IDisposable
         Interlocked.Exchange(ref _fastPath, NullFastPath.Instance).Dispose();
     }
 
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Listening for STUN/TURN on UDP port {Port}; public IPv4 {V4}, IPv6 {V6}; relay ports {Lowest}-{Highest}; auth scheme {Scheme}")]
-    private static partial void LogListening(ILogger logger, ushort port, string v4, string v6, ushort lowest, ushort highest, Relay.Core.Auth.AuthScheme scheme);
+    private static string Bound(UdpSocket? socket, IPAddress bind, ushort port) => socket is null ? "-" : new IPEndPoint(bind, port).ToString();
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Listening for STUN/TURN on UDP port {Port} ({BindV4}, {BindV6}); public IPv4 {V4}, IPv6 {V6}; relay ports {Lowest}-{Highest}")]
+    private static partial void LogListening(ILogger logger, ushort port, string bindV4, string bindV6, string v4, string v6, ushort lowest, ushort highest);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "No public address configured: using the default-route addresses IPv4 {V4}, IPv6 {V6} (set --public-ip4-addr/--public-ip6-addr to choose)")]
     private static partial void LogDiscovered(ILogger logger, string v4, string v6);
