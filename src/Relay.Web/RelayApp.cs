@@ -42,7 +42,7 @@ public static class RelayApp
         builder.Services.AddRelayPortal();
         builder.Services.AddHostedService<StandaloneAnnouncer>();
         builder.Services.AddHostedService<StatsReporter>();
-        builder.Services.AddProblemDetails();
+        builder.Services.AddRelayProblemResponses();
         builder.Services.AddRelayOpenApi();
         builder.AddRelayTelemetry(settings);
         builder.Services.Configure<HostOptions>(o =>
@@ -73,6 +73,7 @@ public static class RelayApp
         }
 
         app.Services.GetRequiredService<RelayRuntime>().UseLifetime(app.Lifetime);
+        app.UseRelayProblemResponses();
         app.UseRouting();
         app.UseMiddleware<PlaneMiddleware>();
         app.UseRelaySwaggerUi();

@@ -29,34 +29,38 @@ public static class RelayCommandLine
         {
             Description = $"Configuration file: key=value lines with the flags' names as keys; flags and environment variables override it [env: {SettingSources.ConfigEnvironment}]",
         };
-        var token = new Argument<string?>("TOKEN") { Arity = ArgumentArity.ZeroOrOne, Description = "Portal token (prefer FIREZONE_TOKEN)." };
-        var name = new Argument<string?>("NAME") { Arity = ArgumentArity.ZeroOrOne, Description = "Relay name (prefer FIREZONE_NAME)." };
-        foreach (var argument in new[] { token, name })
+        // TOKEN and NAME, the reference's positional arguments, are read from the unmatched tokens rather than
+        // declared: declared, they would show in the usage line of every subcommand too.
+        var root = new RootCommand("firezone-relay [TOKEN [NAME]]: a STUN/TURN relay compatible with Firezone's. TOKEN and NAME are the portal token "
+            + "and relay name (prefer FIREZONE_TOKEN and FIREZONE_NAME); without a portal token the relay runs standalone.")
         {
-            argument.Validators.Add(result =>
-            {
-                if (result.Tokens.Count > 0 && result.Tokens[0].Value.StartsWith('-'))
-                {
-                    result.AddError($"Unrecognized option '{result.Tokens[0].Value}'.");
-                }
-            });
-        }
-
-        var root = new RootCommand("firezone-relay: a STUN/TURN relay compatible with Firezone's. Without a portal token it runs standalone.");
+            TreatUnmatchedTokensAsErrors = false,
+        };
         foreach (var (_, option) in flags)
         {
             root.Options.Add(option);
         }
 
         root.Options.Add(config);
-        root.Arguments.Add(token);
-        root.Arguments.Add(name);
         root.Subcommands.Add(CredentialsCommand.Create(environment));
         var reference = new Command("config-reference", "Print the configuration reference (docs/configuration.md) generated from the settings' definitions.");
         reference.SetAction(_ => Console.Write(ConfigurationReference.Markdown()));
         root.Subcommands.Add(reference);
         root.SetAction(parse =>
         {
+            IReadOnlyList<string> positional = parse.UnmatchedTokens;
+            if (positional.FirstOrDefault(t => t.StartsWith('-')) is { } unknown)
+            {
+                Console.Error.WriteLine($"error: unrecognized option '{unknown}' (see firezone-relay --help)");
+                return 1;
+            }
+
+            if (positional.Count > 2)
+            {
+                Console.Error.WriteLine($"error: unexpected argument '{positional[2]}': firezone-relay takes at most TOKEN and NAME");
+                return 1;
+            }
+
             var commandLine = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
             foreach (var (setting, option) in flags)
             {
@@ -66,14 +70,14 @@ public static class RelayCommandLine
                 }
             }
 
-            if (parse.GetValue(token) is { } t)
+            if (positional.Count > 0)
             {
-                commandLine[Setting.Of(nameof(RelaySettings.Token)).Key] = t;
+                commandLine[Setting.Of(nameof(RelaySettings.Token)).Key] = positional[0];
             }
 
-            if (parse.GetValue(name) is { } n)
+            if (positional.Count > 1)
             {
-                commandLine[Setting.Of(nameof(RelaySettings.Name)).Key] = n;
+                commandLine[Setting.Of(nameof(RelaySettings.Name)).Key] = positional[1];
             }
 
             var errors = new List<string>();

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Relay.Core.Auth;
@@ -140,7 +141,7 @@ public class CommandLineTests
     public async Task Standalone_mode_logs_test_credentials_that_the_relay_accepts()
     {
         using var relay = await RelayProcess.StartLoopbackAsync("--relay-secret", new string('a', 64));
-        await Task.Delay(200);
+        await Eventually.TrueAsync(() => relay.Output.Contains("Test credentials valid for 24 h", StringComparison.Ordinal), "the test credentials");
         var match = System.Text.RegularExpressions.Regex.Match(relay.Output, @"username (\S+) password (\S+)");
         Assert.True(match.Success, relay.Output);
         string username = match.Groups[1].Value;
@@ -172,5 +173,132 @@ public class CommandLineTests
         (code, output) = await RunAsync(["credentials"]);
         Assert.Equal(2, code);
         Assert.Contains("--secret (RELAY_SECRET) is required", output);
+    }
+
+    [Theory]
+    [InlineData("--public-ip4-addr", "1.2.3", "'1.2.3' is not an IPv4 address")]
+    [InlineData("--public-ip4-addr", "2130706433", "'2130706433' is not an IPv4 address")]
+    [InlineData("--public-ip6-addr", "::ffff:127.0.0.1", "is the IPv4 address 127.0.0.1 written as IPv6")]
+    public async Task Malformed_addresses_are_refused(string flag, string value, string problem)
+    {
+        var (code, output) = await RunAsync([flag, value]);
+        Assert.Equal(2, code);
+        Assert.Contains($"{flag} ", output);
+        Assert.Contains(problem, output);
+
+        (code, output) = await RunAsync([], new() { ["PUBLIC_IP4_ADDR"] = "1.2.3" });
+        Assert.Equal(2, code);
+        Assert.Contains("--public-ip4-addr (PUBLIC_IP4_ADDR): '1.2.3' is not an IPv4 address", output);
+    }
+
+    [Fact]
+    public async Task A_bad_value_is_reported_once_without_consequences_that_follow_from_it()
+    {
+        var (code, output) = await RunAsync(["--highest-port", "70000"]);
+        Assert.Equal(2, code);
+        Assert.Equal(["error: --highest-port (HIGHEST_PORT): '70000' is not a port number (1-65535)"],
+            output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(l => l.StartsWith("error:", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task The_references_telemetry_and_worker_thread_flags_start_with_a_warning()
+    {
+        using var relay = await RelayProcess.StartLoopbackAsync("--telemetry", "--num-worker-threads", "4");
+        Assert.Contains("--telemetry (TELEMETRY) is accepted for compatibility with the reference relay and ignored", relay.Output);
+        Assert.Contains("--num-worker-threads (NUM_WORKER_THREADS) is accepted for compatibility with the reference relay and ignored", relay.Output);
+        Assert.Equal(0, await relay.TerminateAsync());
+    }
+
+    [Theory]
+    [InlineData("--health-check-addr", "HEALTH_CHECK_ADDR")]
+    [InlineData("--control-endpoint", "CONTROL_ENDPOINT")]
+    public async Task A_taken_tcp_port_names_its_flag(string flag, string variable)
+    {
+        using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        int port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        var args = new List<string> { "--public-ip4-addr", "127.0.0.1", "--bind-ip4-addr", "127.0.0.1", "--listen-port", "0",
+            "--health-check-addr", "127.0.0.1:0", "--control-endpoint", "127.0.0.1:0" };
+        args[args.IndexOf(flag) + 1] = $"127.0.0.1:{port}";
+
+        var (code, output) = await RunAsync([.. args]);
+
+        Assert.Equal(2, code);
+        Assert.Contains($"error: {flag} ({variable}): cannot listen on 127.0.0.1:{port} (address already in use)", output);
+        Assert.DoesNotContain("   at ", output);
+    }
+
+    [Fact]
+    public async Task Start_up_says_what_listens_where_and_status_reports_the_real_start()
+    {
+        using var relay = await RelayProcess.StartLoopbackAsync();
+        Assert.Matches(@"firezone-relay \S+: standalone mode \(no portal token\), --auth-scheme firezone, data path userspace", relay.Output);
+        Assert.Contains($"Listening for STUN/TURN on UDP port {relay.UdpPort} (127.0.0.1:{relay.UdpPort}, [::1]:{relay.UdpPort})", relay.Output);
+        Assert.Contains($"Health checks and metrics on http://127.0.0.1:{relay.HttpPort} (/healthz, /readyz, /metrics)", relay.Output);
+        Assert.Contains($"Admin API on http://127.0.0.1:{relay.HttpPort} (/admin, Swagger UI at /swagger; no token)", relay.Output);
+        Assert.DoesNotContain("Now listening on", relay.Output);
+
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{relay.HttpPort}") };
+        DateTimeOffset asked = DateTimeOffset.UtcNow;
+        var status = await http.GetFromJsonAsync<JsonElement>("/admin/status");
+        DateTimeOffset started = status.GetProperty("startedAt").GetDateTimeOffset();
+        Assert.True(started < asked, $"startedAt {started:O} is not before the first status call {asked:O}");
+        Assert.Equal(started, (await http.GetFromJsonAsync<JsonElement>("/admin/status")).GetProperty("startedAt").GetDateTimeOffset());
+
+        string metrics = await http.GetStringAsync("/metrics");
+        string version = status.GetProperty("version").GetString()!;
+        Assert.Contains($"service_version=\"{version}\"", metrics.Split('\n').Single(l => l.StartsWith("target_info{", StringComparison.Ordinal)));
+        Assert.Contains("process_cpu_time_seconds_total{", metrics);
+        Assert.Contains("process_memory_usage_bytes{", metrics);
+        Assert.Contains("dotnet_gc_collections_total{", metrics);
+        await relay.TerminateAsync();
+    }
+
+    [Fact]
+    public async Task A_configuration_file_sets_what_flags_do_and_flags_override_it()
+    {
+        string file = Path.Combine(Path.GetTempPath(), $"relay-{Guid.NewGuid():N}.conf");
+        File.WriteAllLines(file, ["# loopback test relay", "public-ip4-addr=127.0.0.1", "bind-ip4-addr=127.0.0.1", "listen-port=0",
+            "health-check-addr=127.0.0.1:0", "control-endpoint=127.0.0.1:0", "realm=from-file", "log-filter=warn"]);
+        try
+        {
+            using var relay = RelayProcess.Start(["--config", file, "--log-filter", "info"]);
+            await relay.WaitUntilListeningAsync();
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{relay.HttpPort}") };
+            var minted = await (await http.PostAsJsonAsync("/admin/credentials", new { salt = "alice" })).Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal("from-file", minted.GetProperty("realm").GetString());
+            await relay.TerminateAsync();
+
+            File.AppendAllLines(file, ["listen-prot=1"]);
+            var (code, output) = await RunAsync(["--config", file]);
+            Assert.Equal(2, code);
+            Assert.Contains($"{Path.GetFileName(file)} line 9: 'listen-prot' is not a setting", output);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Theory]
+    [InlineData("--secret abc", "--secret (RELAY_SECRET): the firezone scheme's secret is 64 hex characters")]
+    [InlineData("--secret cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc --salt a:b", "--salt: must not contain ':'")]
+    [InlineData("--secret cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc --ttl 1", "--ttl: must be between 60 and 31536000 seconds")]
+    [InlineData("--secret short --auth-scheme turn-rest", "--secret (RELAY_SECRET): must be at least 8 characters")]
+    public async Task The_credentials_command_refuses_what_the_relay_would(string arguments, string problem)
+    {
+        var (code, output) = await RunAsync(["credentials", .. arguments.Split(' ')]);
+        Assert.Equal(2, code);
+        Assert.Contains("error: " + problem, output);
+    }
+
+    [Fact]
+    public async Task The_credentials_help_shows_only_its_own_options()
+    {
+        var (code, output) = await RunAsync(["credentials", "--help"]);
+        Assert.Equal(0, code);
+        Assert.Contains("firezone-relay credentials [options]", output);
+        Assert.DoesNotContain("TOKEN", output);
+        Assert.DoesNotContain("--listen-port", output);
     }
 }

@@ -94,6 +94,30 @@ public sealed partial class RelayProcess : IDisposable
         return new RelayProcess(Process.Start(info)!);
     }
 
+    /// <summary>
+    /// Runs <paramref name="command"/> with bash in <paramref name="directory"/> (a command documented for
+    /// operators, run as written); disposing kills the whole process tree.
+    /// </summary>
+    public static RelayProcess StartShell(string command, string directory, Dictionary<string, string>? environment = null)
+    {
+        var info = new ProcessStartInfo("bash")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = directory,
+        };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add(command);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
+        return new RelayProcess(Process.Start(info)!);
+    }
+
     /// <summary>Starts a loopback relay ready for coturn's clients and waits until it listens.</summary>
     public static async Task<RelayProcess> StartLoopbackAsync(params string[] extra)
     {
@@ -110,9 +134,9 @@ public sealed partial class RelayProcess : IDisposable
         return relay;
     }
 
-    public async Task WaitUntilListeningAsync()
+    public async Task WaitUntilListeningAsync(TimeSpan? within = null)
     {
-        var timeout = Task.Delay(TimeSpan.FromSeconds(30));
+        var timeout = Task.Delay(within ?? TimeSpan.FromSeconds(30));
         var ready = Task.WhenAll(_udpPort.Task, _httpPort.Task);
         var exited = _process.WaitForExitAsync();
         var first = await Task.WhenAny(ready, timeout, exited);

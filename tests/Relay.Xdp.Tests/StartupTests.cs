@@ -104,7 +104,7 @@ public sealed class StartupTests
 
     private static string[] Args(string iface, string mode, params string[] extra) =>
     [
-        "--ebpf-offloading", iface, "--ebpf-attach-mode", mode, "--listen-port", "3478",
+        "--ebpf-offloading", iface, "--ebpf-attach-mode", mode, "--listen-port", "0",
         "--health-check-addr", "127.0.0.1:0", "--control-endpoint", "127.0.0.1:0", "--log-filter", "info", .. extra,
     ];
 }

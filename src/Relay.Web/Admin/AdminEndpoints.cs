@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Net;
 using Relay.Core.Auth;
@@ -34,14 +35,14 @@ public static class AdminEndpoints
             .Produces<AllocationPage>()
             .ProducesProblem(StatusCodes.Status400BadRequest);
 
-        admin.MapGet("/allocations/{id:long}", GetAllocation)
+        admin.MapGet("/allocations/{id}", GetAllocation)
             .WithName("GetAllocation")
             .WithSummary("Get one allocation")
             .WithDescription("The allocation with this id; 404 when there is none (it expired, was deleted or never existed).")
             .Produces<AllocationModel>()
             .ProducesProblem(StatusCodes.Status404NotFound);
 
-        admin.MapDelete("/allocations/{id:long}", EvictAllocation)
+        admin.MapDelete("/allocations/{id}", EvictAllocation)
             .WithName("EvictAllocation")
             .WithSummary("Evict one allocation")
             .WithDescription("Frees the allocation now: its channel bindings are removed, its relay port is closed, and the client's next request gets 437 (Allocation Mismatch).")
@@ -84,7 +85,8 @@ public static class AdminEndpoints
     }
 
     private static async Task<IResult> ListAllocations(
-        RelayRuntime runtime, TimeProvider time, string? username = null, string? client = null, string? peer = null, int? limit = null, string? cursor = null)
+        RelayRuntime runtime, TimeProvider time, string? username = null, string? client = null, string? peer = null,
+        [Range(1, MaxPageSize)] int? limit = null, string? cursor = null)
     {
         int size = limit ?? DefaultPageSize;
         if (size is < 1 or > MaxPageSize)
@@ -140,15 +142,16 @@ public static class AdminEndpoints
     private static IResult MintCredentials(CredentialsRequest? request, RelayRuntime runtime, RelaySettings settings, TimeProvider time)
     {
         int ttl = request?.TtlSeconds ?? 86400;
-        if (ttl is < 60 or > 31_536_000)
+        if (CredentialRules.CheckTtl(ttl) is { } ttlProblem)
         {
-            return BadRequest($"ttlSeconds must be between 60 and 31536000; it was {ttl}.");
+            return BadRequest($"ttlSeconds {ttlProblem}.");
         }
 
         string salt = request?.Salt ?? CredentialsCommand.RandomSalt();
-        if (salt.Length == 0 || (settings.AuthScheme == AuthScheme.Firezone && salt.Contains(':', StringComparison.Ordinal)))
+        DateTimeOffset expiresAt = time.GetUtcNow().AddSeconds(ttl);
+        if (CredentialRules.CheckUser(settings.AuthScheme, salt, expiresAt) is { } saltProblem)
         {
-            return BadRequest("salt must be non-empty and, in the firezone scheme, contain no ':'.");
+            return BadRequest($"salt {saltProblem}.");
         }
 
         if (runtime.Engine is not { } engine)
@@ -156,7 +159,7 @@ public static class AdminEndpoints
             return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Relay not running", detail: "The UDP data plane is not running.");
         }
 
-        var minted = engine.Credentials.Mint(salt, time.GetUtcNow().AddSeconds(ttl), settings.Realm);
+        var minted = engine.Credentials.Mint(salt, expiresAt, settings.Realm);
         return Results.Ok(new CredentialsResponse { Username = minted.Username, Password = minted.Password, Realm = minted.Realm, ExpiresAt = minted.ExpiresAt, Urls = TurnUrls(runtime) });
     }
 

@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+using Relay.Core.Auth;
 using Relay.Core.FastPath;
 using Relay.Core.Net;
 using Relay.Core.Server;
@@ -112,6 +114,7 @@ public sealed record CredentialsRequest
 
     /// <summary>Lifetime of the credentials in seconds, 60 to 31536000 (default 86400).</summary>
     /// <example>3600</example>
+    [Range(CredentialRules.MinTtlSeconds, CredentialRules.MaxTtlSeconds)]
     public int? TtlSeconds { get; init; }
 }
 

@@ -60,7 +60,7 @@ internal static class EbpfEndpoints
         return Results.Ok(new EbpfMapsModel(xdp.Interface.Name, Mode(xdp), config, maps));
     }
 
-    private static IResult MapEntries(string name, RelayRuntime runtime, int? limit = null, string? cursor = null)
+    private static IResult MapEntries(string name, RelayRuntime runtime, [System.ComponentModel.DataAnnotations.Range(1, AdminEndpoints.MaxPageSize)] int? limit = null, string? cursor = null)
     {
         if (runtime.FastPath is not XdpFastPath xdp)
         {

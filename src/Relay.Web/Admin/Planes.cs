@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Relay.Web.Configuration;
+using Relay.Web.Logging;
 
 namespace Relay.Web.Admin;
 
@@ -25,16 +26,20 @@ public sealed record PlaneMetadata(Plane Plane);
 /// token when one is configured (<c>Authorization: Bearer …</c>, compared in constant time); the API description
 /// under /swagger is readable without it, so the page can show the "Authorize" button.
 /// </summary>
-public sealed class PlaneMiddleware
+public sealed partial class PlaneMiddleware
 {
     private readonly RequestDelegate _next;
     private readonly RelaySettings _settings;
     private readonly byte[]? _tokenHash;
+    private readonly ILogger<PlaneMiddleware> _logger;
+    private readonly LogRateLimiter _limiter;
 
-    public PlaneMiddleware(RequestDelegate next, RelaySettings settings)
+    public PlaneMiddleware(RequestDelegate next, RelaySettings settings, ILogger<PlaneMiddleware> logger, TimeProvider time)
     {
         _next = next;
         _settings = settings;
+        _logger = logger;
+        _limiter = new LogRateLimiter(time);
         _tokenHash = settings.AdminToken is { } token ? SHA256.HashData(Encoding.UTF8.GetBytes(token)) : null;
     }
 
@@ -60,6 +65,17 @@ public sealed class PlaneMiddleware
 
         if (plane == Plane.Control && !docs && _tokenHash is not null && !HasToken(context.Request))
         {
+            if (_limiter.TryAcquire("admin-token", out int heldBack))
+            {
+                bool sent = context.Request.Headers.Authorization.Count > 0;
+                LogRefused(_logger, context.Request.Method, context.Request.Path, context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                    sent ? "a wrong bearer token" : "no bearer token");
+                if (heldBack > 0)
+                {
+                    LogHeldBack(_logger, heldBack);
+                }
+            }
+
             context.Response.Headers.WWWAuthenticate = "Bearer";
             return Results.Problem(
                 statusCode: StatusCodes.Status401Unauthorized,
@@ -90,6 +106,12 @@ public sealed class PlaneMiddleware
 
     private static bool Matches(IPAddress bound, IPAddress? local) =>
         bound.Equals(IPAddress.Any) || bound.Equals(IPAddress.IPv6Any) || (local is not null && (local.Equals(bound) || local.MapToIPv6().Equals(bound.MapToIPv6())));
+
+    [LoggerMessage(EventId = 400, Level = LogLevel.Information, Message = "Refused admin request {Method} {Path} from {Remote}: {Problem} (--admin-token)")]
+    private static partial void LogRefused(ILogger logger, string method, string path, string remote, string problem);
+
+    [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "{Count} more refused admin requests in the minute before were not logged")]
+    private static partial void LogHeldBack(ILogger logger, int count);
 
     private bool HasToken(HttpRequest request)
     {

@@ -72,15 +72,36 @@ public sealed class Tools : IDisposable
             info.ArgumentList.Add(arg);
         }
 
-        var peer = Process.Start(info)!;
-        peer.OutputDataReceived += (_, _) => { };
-        peer.ErrorDataReceived += (_, _) => { };
-        peer.BeginOutputReadLine();
-        peer.BeginErrorReadLine();
-        _background.Add(peer);
-        await Task.Delay(300); // it binds immediately; give it a moment to be scheduled
-        Assert.False(peer.HasExited, "turnutils_peer exited at once");
+        await StartBackgroundAsync(info, port);
         return port;
+    }
+
+    /// <summary>Runs <paramref name="command"/> with bash in the background (killed on dispose) until it listens on UDP <paramref name="port"/>.</summary>
+    public Task StartShellAsync(string command, int port)
+    {
+        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add(command);
+        return StartBackgroundAsync(info, port);
+    }
+
+    private async Task StartBackgroundAsync(ProcessStartInfo info, int port)
+    {
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _background.Add(process);
+        await Eventually.TrueAsync(() => process.HasExited || UdpPortBound(port), $"{info.FileName} to listen on UDP port {port}");
+        Assert.False(process.HasExited, $"{info.FileName} exited at once");
+    }
+
+    /// <summary>Whether any socket of this network namespace has UDP port <paramref name="port"/> bound (/proc/net/udp and udp6).</summary>
+    public static bool UdpPortBound(int port)
+    {
+        string hex = ":" + port.ToString("X4", System.Globalization.CultureInfo.InvariantCulture) + " ";
+        return new[] { "/proc/net/udp", "/proc/net/udp6" }.Any(file => File.Exists(file) && File.ReadLines(file).Skip(1).Any(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1].EndsWith(hex.TrimEnd(), StringComparison.Ordinal)));
     }
 
     public void Dispose()

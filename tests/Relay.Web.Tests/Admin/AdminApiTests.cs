@@ -34,14 +34,8 @@ public sealed class AdminApiTests : IDisposable
         return (client, Assert.Single(page!.Items).Id);
     }
 
-    private static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string detailContains)
-    {
-        Assert.Equal(status, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
-        Assert.Contains(detailContains, problem.GetProperty("detail").GetString());
-    }
+    private static Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string detailContains) =>
+        ProblemAssert.IsProblemAsync(response, status, detailContains);
 
     [Fact]
     public async Task Allocations_are_listed_with_their_details()
@@ -190,7 +184,7 @@ public sealed class AdminApiTests : IDisposable
 
     [Theory]
     [InlineData("{\"ttlSeconds\": 5}", "ttlSeconds must be between 60 and 31536000")]
-    [InlineData("{\"salt\": \"a:b\"}", "contain no ':'")]
+    [InlineData("{\"salt\": \"a:b\"}", "salt must not contain ':'")]
     public async Task Bad_credential_requests_are_400_problems(string body, string detail) =>
         await AssertProblemAsync(await _http.PostAsync("/admin/credentials", new StringContent(body, System.Text.Encoding.UTF8, "application/json")), HttpStatusCode.BadRequest, detail);
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Relay.Web.Tests.Portal;
 using Relay.Web.Tests.Support;
 
 namespace Relay.Web.Tests.Admin;
@@ -11,12 +12,17 @@ public sealed class PlaneTests : IDisposable
 {
     private const int PublicPort = 18080;
     private const int ControlPort = 19999;
-    private readonly RelayFactory _relay = new(new()
+    private readonly LogCapture _logs = new();
+    private readonly RelayFactory _relay;
+
+    public PlaneTests() => _relay = new(new()
     {
         ["health-check-addr"] = $"0.0.0.0:{PublicPort}",
         ["control-endpoint"] = $"0.0.0.0:{ControlPort}",
         ["admin-token"] = "s3cret-admin-token",
-    });
+        ["log-filter"] = "info",
+    })
+    { Logs = _logs };
 
     private HttpClient Client(int port, string? token = null)
     {
@@ -69,6 +75,8 @@ public sealed class PlaneTests : IDisposable
         Assert.Contains("Authorization: Bearer", await response.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.PostAsync("/log_filter?directives=debug", null)).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.DeleteAsync("/admin/allocations/1")).StatusCode);
+        Assert.Equal(3, _logs.Entries.Count(e => e.Message.StartsWith("Refused admin request", StringComparison.Ordinal)
+            && e.Message.Contains(token is null ? "no bearer token" : "a wrong bearer token", StringComparison.Ordinal)));
     }
 
     [Fact]
