@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Net;
 using System.Net.Http.Json;
 using Relay.Web.Health;
@@ -31,8 +32,8 @@ public sealed class HealthTests : IDisposable
         using var http = portal.CreateClient();
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz")).StatusCode);
         var ready = await http.GetAsync("/readyz");
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
-        Assert.Contains((await ready.Content.ReadFromJsonAsync<HealthEndpoints.HealthStatus>())!.Portal, new[] { "connecting", "disconnected" });
+        var problem = await ProblemAssert.IsProblemAsync(ready, HttpStatusCode.ServiceUnavailable, "The relay is not ready: the portal is not joined");
+        Assert.Contains(problem.GetProperty("portal").GetString(), new[] { "connecting", "disconnected" });
 
         portal.Runtime.PortalJoined = true;
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/readyz")).StatusCode);

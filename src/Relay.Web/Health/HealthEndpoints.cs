@@ -7,7 +7,8 @@ namespace Relay.Web.Health;
 
 /// <summary>
 /// <c>/healthz</c>: 200 while the process runs (liveness). <c>/readyz</c>: 200 when the UDP sockets are bound and,
-/// in portal mode, the portal join has succeeded; 503 otherwise. Both answer a short JSON status.
+/// in portal mode, the portal join has succeeded; 503 otherwise, as problem+json saying what is missing (with
+/// <c>udp</c> and <c>portal</c> members). Both 200s answer a short JSON status.
 /// </summary>
 public static class HealthEndpoints
 {
@@ -22,8 +23,15 @@ public static class HealthEndpoints
         endpoints.MapGet("/readyz", (RelayRuntime runtime, RelaySettings settings, PortalStatus portal) =>
             {
                 bool ready = runtime.UdpReady && (!settings.PortalMode || runtime.PortalJoined);
-                var status = new HealthStatus(ready ? "ready" : "not ready", runtime.UdpReady, PortalText(portal));
-                return Results.Json(status, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+                string portalState = PortalText(portal);
+                if (ready)
+                {
+                    return Results.Json(new HealthStatus("ready", runtime.UdpReady, portalState));
+                }
+
+                string missing = !runtime.UdpReady ? "the UDP sockets are not bound (yet)" : $"the portal is not joined (it is {portalState})";
+                return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Not ready", detail: $"The relay is not ready: {missing}.",
+                    extensions: new Dictionary<string, object?> { ["udp"] = runtime.UdpReady, ["portal"] = portalState });
             })
             .WithName("Readiness").WithTags("Health").ExcludeFromDescription().OnPlane(Plane.Public);
         return endpoints;
