@@ -94,6 +94,8 @@ public class CommandLineTests
         Assert.Equal(2, code);
         Assert.Contains($"cannot bind UDP 127.0.0.1:{first.UdpPort}", output);
         Assert.Contains("--listen-port", output);
+        Assert.DoesNotContain("   at ", output); // the message alone, no stack trace
+        Assert.DoesNotContain("Hosting failed to start", output);
     }
 
     [Fact]
