@@ -63,6 +63,19 @@ public sealed class RejectionLogTests : IDisposable
     }
 
     [Fact]
+    public async Task A_refused_peer_is_logged_with_its_403()
+    {
+        using var client = new UdpTurnClient(_relay.ListenV4, "peers");
+        await client.AllocateAsync();
+
+        // The relay's own listening port is never a peer.
+        var response = await client.RequestAsync(() => new MessageSpec(StunMethod.CreatePermission).Peer(_relay.ListenV4.ToString()));
+
+        Assert.Equal(403, response.ErrorCode);
+        Assert.Single(Info($"Refused peer {_relay.ListenV4} for {client.LocalEndPoint} with 403"));
+    }
+
+    [Fact]
     public async Task A_normal_login_logs_no_failure_and_a_wrong_password_does()
     {
         using var good = new UdpTurnClient(_relay.ListenV4, "good");
