@@ -66,7 +66,12 @@ public static class RelayCommandLine
             {
                 if (parse.GetResult(option) is { Implicit: false })
                 {
-                    commandLine[setting.Key] = option is Option<bool> flag ? (parse.GetValue(flag) ? "true" : "false") : parse.GetValue((Option<string>)option) ?? string.Empty;
+                    commandLine[setting.Key] = option switch
+                    {
+                        Option<bool> flag => parse.GetValue(flag) ? "true" : "false",
+                        Option<string[]> list => string.Join(',', parse.GetValue(list) ?? []),
+                        _ => parse.GetValue((Option<string>)option) ?? string.Empty,
+                    };
                 }
             }
 
@@ -142,7 +147,14 @@ public static class RelayCommandLine
         string help = ConfigurationReference.Describe(setting)
             + (setting.Default is { } value && !setting.IsSwitch ? $" Default: {value}." : string.Empty)
             + (setting.Environment.Length == 0 ? string.Empty : $" [env: {string.Join(", ", setting.Environment)}]");
-        return setting.IsSwitch ? new Option<bool>(setting.Flag) { Description = help } : new Option<string>(setting.Flag) { Description = help };
+        if (setting.IsSwitch)
+        {
+            return new Option<bool>(setting.Flag) { Description = help };
+        }
+
+        return setting.IsRepeatable
+            ? new Option<string[]>(setting.Flag) { Description = help + " Repeatable.", AllowMultipleArgumentsPerToken = false }
+            : new Option<string>(setting.Flag) { Description = help };
     }
 
     private static bool IsHostConfiguration(string arg)

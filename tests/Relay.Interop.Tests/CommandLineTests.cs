@@ -20,6 +20,8 @@ public class CommandLineTests
     [Theory]
     [InlineData("--listen-port", "x", "--listen-port")]
     [InlineData("--listen-port", "70000", "--listen-port")]
+    [InlineData("--allowed-peer-ip", "10.0.0.0/33", "--allowed-peer-ip")]
+    [InlineData("--denied-peer-ip", "banana", "--denied-peer-ip")]
     [InlineData("--public-ip4-addr", "::1", "--public-ip4-addr")]
     [InlineData("--auth-scheme", "ldap", "--auth-scheme")]
     [InlineData("--log-format", "xml", "--log-format")]

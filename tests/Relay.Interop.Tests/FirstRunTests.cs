@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using Relay.Core.Net;
+using Relay.Core.Policy;
 using Relay.Interop.Tests.Support;
 using Relay.TestSupport;
 
@@ -17,9 +19,26 @@ public sealed partial class FirstRunTests
         TestEnvironment.Require(tools: [Tools.Uclient, Tools.Peer, "bash"]);
         string run = ReadmeCommand("Run the relay");
         Assert.Equal("dotnet run --project src/Relay.Web", run);
-        using var relay = RelayProcess.StartShell(run, Repository.Root);
+        var relay = RelayProcess.StartShell(run, Repository.Root);
         await relay.WaitUntilListeningAsync(TimeSpan.FromMinutes(3));
         string peer = await PrintedAsync(relay, "turnutils_peer ");
+        string host = PeerHost().Match(peer).Groups[1].Value;
+
+        // On a machine whose own address is private (a lab, a cloud VM behind NAT, this test machine) the default
+        // peer policy refuses the echo peer: the relay says so and names the flag, and the operator restarts with it.
+        bool refused = PeerPolicy.Classify(PeerPolicy.Canonicalize(IpAddr.Parse(host))) != PeerDenial.None;
+        string hint = "restart the relay with --allowed-peer-ip " + host;
+        Assert.Equal(refused, relay.Output.Contains(hint, StringComparison.Ordinal));
+        if (refused)
+        {
+            relay.Dispose();
+            relay = RelayProcess.StartShell($"{run} -- --allowed-peer-ip {host}", Repository.Root);
+            await relay.WaitUntilListeningAsync(TimeSpan.FromMinutes(3));
+            peer = await PrintedAsync(relay, "turnutils_peer ");
+            Assert.DoesNotContain(hint, relay.Output, StringComparison.Ordinal);
+        }
+
+        using var running = relay;
         string client = await PrintedAsync(relay, "turnutils_uclient ");
         using var tools = new Tools();
 
@@ -90,4 +109,7 @@ public sealed partial class FirstRunTests
 
     [GeneratedRegex(@"-p (\d+)")]
     private static partial Regex PeerPort();
+
+    [GeneratedRegex(@"-L (\S+)")]
+    private static partial Regex PeerHost();
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Relay.Core.Net;
+using Relay.Core.Stun;
 using Relay.TestSupport;
 using Relay.Xdp.Tests.Support;
 
@@ -43,6 +44,23 @@ public sealed class NamespaceEndToEndTests(XdpRelayFixture relay) : RelayingThro
         await Eventually.TrueAsync(async () => await Relay.MetricAsync("relay_dropped_packets_total", "reason=\"unknown_channel\"") > dropped,
             "userspace to drop the ChannelData of the evicted allocation");
         Assert.Equal(0, peer.Available);
+    }
+
+    [RequiresFact("clang", "ip", "ethtool", "sysctl", Root = true)]
+    public async Task A_refused_peer_gets_403_and_no_map_entry()
+    {
+        using var client = NewClient(IpFamily.V4);
+        await client.RequestAsync(() => new MessageSpec(StunMethod.Allocate).RequestedTransport()
+            .Family(StunAttr.AdditionalAddressFamily, IpFamily.V6));
+
+        // Outside the lab blocks the fixture allows: private, CGNAT, metadata, and an IPv4-mapped spelling of one.
+        foreach (string refused in new[] { "10.42.0.1:5000", "100.64.0.1:5000", "169.254.169.254:80", "[::ffff:10.42.0.1]:5000", "[fd42::1]:5000" })
+        {
+            var response = await client.RequestAsync(() => new MessageSpec(StunMethod.ChannelBind).ChannelNumber(Channel).Peer(refused));
+            Assert.Equal(403, response.ErrorCode);
+        }
+
+        Assert.DoesNotContain(await Bindings("client_channels"), e => e.GetProperty("client").GetString() == client.LocalEndPoint.ToString());
     }
 }
 

@@ -1,4 +1,5 @@
 using Relay.Core.Net;
+using Relay.Core.Policy;
 using Relay.Core.Randomness;
 using Relay.Core.Server;
 using Relay.Core.Time;
@@ -34,6 +35,7 @@ internal static class BenchRelay
     {
         PublicIPv4 = IpAddr.Parse("203.0.113.1"),
         RelaySecret = Secret,
+        Peers = new PeerPolicyOptions { Allowed = [IpNetwork.Parse("192.0.2.0/24")] }, // the peers above; refused by default
     };
 
     /// <summary>No observer: the host's logging is not the engine's cost. Events are still constructed.</summary>

@@ -14,6 +14,34 @@ public enum PeerDenial
     Teredo,
     PortZero,
     RelayItself,
+
+    /// <summary>RFC 1918 (10/8, 172.16/12, 192.168/16) or a unique-local IPv6 address (fc00::/7).</summary>
+    Private,
+
+    /// <summary>Carrier-grade NAT space, 100.64.0.0/10 (RFC 6598).</summary>
+    SharedAddressSpace,
+
+    /// <summary>192.0.2/24, 198.51.100/24, 203.0.113/24, 2001:db8::/32, 3fff::/20: never on the Internet.</summary>
+    Documentation,
+
+    /// <summary>Inside a <c>--denied-peer-ip</c> block.</summary>
+    DeniedByOperator,
+}
+
+/// <summary>What an operator changed about the default peer policy.</summary>
+public sealed record PeerPolicyOptions
+{
+    /// <summary>Relay to 127/8 and ::1 (tests and single-machine use).</summary>
+    public bool AllowLoopback { get; init; }
+
+    /// <summary>Relay to RFC 1918, CGNAT, unique-local and documentation addresses (labs).</summary>
+    public bool AllowPrivate { get; init; }
+
+    /// <summary>Blocks always allowed, whatever range they fall in; checked before <see cref="Denied"/>.</summary>
+    public IReadOnlyList<IpNetwork> Allowed { get; init; } = [];
+
+    /// <summary>Blocks refused in addition to the built-in ones.</summary>
+    public IReadOnlyList<IpNetwork> Denied { get; init; } = [];
 }
 
 /// <summary>
@@ -21,31 +49,32 @@ public enum PeerDenial
 /// IPv4-compatible, NAT64 64:ff9b::/96 and 6to4 2002::/16 forms become the IPv4 address they carry): every coturn
 /// peer-ACL CVE was an address-normalisation bug (0.0.0.0, ::, ::ffff:127.0.0.1, 6to4, NAT64).
 /// <para>
-/// Denied always: unspecified (0.0.0.0/8, ::), link-local (169.254/16 incl. the cloud metadata address, fe80::/10),
-/// multicast, 240/4 and broadcast, site-local fec0::/10, Teredo 2001::/32, port 0, and the relay's own listening
-/// port on any of its own addresses (public, loopback, or an interface address behind a cloud NAT): relaying there
-/// would feed the relay its own output as client traffic. Loopback is denied unless <see cref="AllowLoopback"/>
-/// (tests and single-machine use). Private ranges are allowed for now; refusing them by default belongs to the
-/// hardening work.
+/// Refused by default: unspecified (0.0.0.0/8, ::), loopback, link-local (169.254/16 with the cloud metadata
+/// address, fe80::/10), multicast, 240/4 and broadcast, site-local fec0::/10, Teredo 2001::/32, RFC 1918, CGNAT
+/// 100.64/10, unique-local fc00::/7, the documentation blocks, and operator-denied blocks. An operator-allowed
+/// block wins over all of those. Never allowed: port 0, and the relay's own ports (listening, health, admin) on
+/// any of its own addresses — relaying there would feed the relay its own output or reach its control plane.
 /// </para>
 /// </summary>
 public sealed class PeerPolicy
 {
     private readonly HashSet<IpAddr> _ownAddresses = new();
-    private readonly ushort _listenPort;
+    private readonly HashSet<ushort> _ownPorts;
+    private readonly PeerPolicyOptions _options;
 
     /// <param name="ownAddresses">The relay's addresses (public and interface ones); canonicalised here.</param>
-    public PeerPolicy(bool allowLoopback, ushort listenPort, IEnumerable<IpAddr>? ownAddresses = null)
+    /// <param name="ownPorts">The relay's listening port and its HTTP ports.</param>
+    public PeerPolicy(PeerPolicyOptions options, IEnumerable<ushort> ownPorts, IEnumerable<IpAddr>? ownAddresses = null)
     {
-        AllowLoopback = allowLoopback;
-        _listenPort = listenPort;
+        _options = options;
+        _ownPorts = new HashSet<ushort>(ownPorts);
         foreach (IpAddr address in ownAddresses ?? [])
         {
             _ownAddresses.Add(Canonicalize(address));
         }
     }
 
-    public bool AllowLoopback { get; }
+    public PeerPolicyOptions Options => _options;
 
     public PeerDenial Check(TransportAddress peer)
     {
@@ -55,18 +84,32 @@ public sealed class PeerPolicy
         }
 
         IpAddr ip = Canonicalize(peer.Address);
-        PeerDenial denial = Classify(ip);
-        if (denial != PeerDenial.None)
+        if ((_ownAddresses.Contains(ip) || IsLoopback(ip)) && _ownPorts.Contains(peer.Port))
         {
-            return denial;
+            return PeerDenial.RelayItself;
         }
 
-        // Relaying to our own listening port would feed the relay its own output as "client" traffic.
-        bool ownAddress = _ownAddresses.Contains(ip) || IsLoopback(ip);
-        return ownAddress && peer.Port == _listenPort ? PeerDenial.RelayItself : PeerDenial.None;
+        if (InAny(_options.Allowed, ip, peer.Address))
+        {
+            return PeerDenial.None;
+        }
+
+        if (InAny(_options.Denied, ip, peer.Address))
+        {
+            return PeerDenial.DeniedByOperator;
+        }
+
+        PeerDenial denial = Classify(ip);
+        return denial switch
+        {
+            PeerDenial.Loopback when _options.AllowLoopback => PeerDenial.None,
+            PeerDenial.Private or PeerDenial.SharedAddressSpace or PeerDenial.Documentation when _options.AllowPrivate => PeerDenial.None,
+            _ => denial,
+        };
     }
 
-    private PeerDenial Classify(IpAddr ip)
+    /// <summary>The built-in class of a canonical address.</summary>
+    public static PeerDenial Classify(IpAddr ip)
     {
         if (ip.IsV4)
         {
@@ -74,10 +117,15 @@ public sealed class PeerPolicy
             return (a >> 24) switch
             {
                 0 => PeerDenial.Unspecified,
-                127 => AllowLoopback ? PeerDenial.None : PeerDenial.Loopback,
+                10 => PeerDenial.Private,
+                127 => PeerDenial.Loopback,
                 >= 224 and <= 239 => PeerDenial.Multicast,
-                >= 240 => PeerDenial.Reserved,
-                _ when (a >> 16) == 0xA9FE => PeerDenial.LinkLocal,
+                >= 240 => PeerDenial.Reserved, // 240/4 and 255.255.255.255
+                _ when (a >> 16) == 0xA9FE => PeerDenial.LinkLocal, // 169.254/16
+                _ when (a >> 20) == 0xAC1 => PeerDenial.Private, // 172.16/12
+                _ when (a >> 16) == 0xC0A8 => PeerDenial.Private, // 192.168/16
+                _ when (a >> 22) == 0x191 => PeerDenial.SharedAddressSpace, // 100.64/10
+                _ when (a >> 8) is 0xC00002 or 0xC63364 or 0xCB0071 => PeerDenial.Documentation, // 192.0.2/24, 198.51.100/24, 203.0.113/24
                 _ => PeerDenial.None,
             };
         }
@@ -90,7 +138,7 @@ public sealed class PeerPolicy
 
         if (hi == 0 && ip.Low == 1)
         {
-            return AllowLoopback ? PeerDenial.None : PeerDenial.Loopback;
+            return PeerDenial.Loopback;
         }
 
         ushort first = (ushort)(hi >> 48);
@@ -98,10 +146,25 @@ public sealed class PeerPolicy
         {
             >= 0xFF00 => PeerDenial.Multicast,
             _ when (first & 0xFFC0) == 0xFE80 => PeerDenial.LinkLocal,
-            _ when (first & 0xFFC0) == 0xFEC0 => PeerDenial.Reserved,
+            _ when (first & 0xFFC0) == 0xFEC0 => PeerDenial.Reserved, // site-local, deprecated
+            _ when (first & 0xFE00) == 0xFC00 => PeerDenial.Private, // unique-local fc00::/7
             _ when (hi >> 32) == 0x2001_0000 => PeerDenial.Teredo,
+            _ when (hi >> 32) == 0x2001_0DB8 || (first & 0xFFF0) == 0x3FF0 => PeerDenial.Documentation, // 2001:db8::/32, 3fff::/20
             _ => PeerDenial.None,
         };
+    }
+
+    private static bool InAny(IReadOnlyList<IpNetwork> networks, IpAddr canonical, IpAddr original)
+    {
+        foreach (IpNetwork network in networks)
+        {
+            if (network.Contains(canonical) || network.Contains(original))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static bool IsLoopback(IpAddr ip) => ip.IsV4 ? (ip.V4Value >> 24) == 127 : ip.High == 0 && ip.Low == 1;

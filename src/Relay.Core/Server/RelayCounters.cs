@@ -1,4 +1,5 @@
 using Relay.Core.Net;
+using Relay.Core.Policy;
 
 namespace Relay.Core.Server;
 
@@ -39,6 +40,7 @@ public sealed class RelayCounters
     private readonly long[] _packets = new long[8];
     private readonly long[] _bytes = new long[8];
     private readonly long[] _drops = new long[DropReasonCount];
+    private readonly long[] _refusals = new long[Enum.GetValues<PeerDenial>().Length];
 
     public static IReadOnlyList<string> RouteNames { get; } = ["44", "46", "64", "66"];
 
@@ -50,6 +52,11 @@ public sealed class RelayCounters
     }
 
     internal void CountDrop(DropReason reason) => _drops[(int)reason]++;
+
+    internal void CountPeerRefused(PeerDenial reason) => _refusals[(int)reason]++;
+
+    /// <summary>Peers refused by the peer policy on any path (403s and dropped indications or peer datagrams).</summary>
+    public long PeersRefused(PeerDenial reason) => Volatile.Read(ref _refusals[(int)reason]);
 
     public long Packets(RelayDirection direction, IpFamily client, IpFamily peer) => Volatile.Read(ref _packets[Index(direction, client, peer)]);
 

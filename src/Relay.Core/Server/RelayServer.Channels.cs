@@ -85,6 +85,7 @@ public sealed partial class RelayServer
         PeerDenial denial = _peerPolicy.Check(peer);
         if (denial != PeerDenial.None)
         {
+            Counters.CountPeerRefused(denial);
             Emit(new PeerRefused(request.Client, peer, denial));
             RespondError(ref request, StunErrors.Forbidden);
             return false;

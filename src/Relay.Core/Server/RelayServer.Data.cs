@@ -91,8 +91,9 @@ public sealed partial class RelayServer
             return ClientRoute.None;
         }
 
-        if (_peerPolicy.Check(peer) != PeerDenial.None)
+        if (_peerPolicy.Check(peer) is var denial and not PeerDenial.None)
         {
+            Counters.CountPeerRefused(denial);
             Counters.CountDrop(DropReason.PeerRefused);
             return ClientRoute.None;
         }
@@ -141,6 +142,14 @@ public sealed partial class RelayServer
         if (!allocation.IsPermitted(from.Address.Address, now) || payloadLength > ushort.MaxValue - PeerHeadroom)
         {
             Counters.CountDrop(DropReason.NoPermission);
+            return PeerRoute.None;
+        }
+
+        // The permission's address passed the policy, but a port may not (the relay's own listening port).
+        if (_peerPolicy.Check(from.Address) is var refusal and not PeerDenial.None)
+        {
+            Counters.CountPeerRefused(refusal);
+            Counters.CountDrop(DropReason.PeerRefused);
             return PeerRoute.None;
         }
 

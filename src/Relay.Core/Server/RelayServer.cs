@@ -56,7 +56,7 @@ public sealed partial class RelayServer
         _credentials = CredentialScheme.Create(options.AuthScheme, options.RelaySecret ?? random.NextHexSecret());
         _nonces = new StatelessNonces(random, options.NonceLifetime);
         IEnumerable<IpAddr> own = [.. options.LocalAddresses, .. new[] { options.PublicIPv4, options.PublicIPv6 }.OfType<IpAddr>()];
-        _peerPolicy = new PeerPolicy(options.AllowLoopbackPeers, options.ListenPort, own);
+        _peerPolicy = new PeerPolicy(options.Peers, [options.ListenPort, .. options.ControlPorts], own);
         _ports = new PortPool(options.LowestPort, options.HighestPort, random, excluded: options.ListenPort);
         _realmBytes = System.Text.Encoding.UTF8.GetBytes(options.Realm);
     }
@@ -69,6 +69,9 @@ public sealed partial class RelayServer
     public CredentialScheme Credentials => _credentials;
 
     public RelayCounters Counters { get; } = new();
+
+    /// <summary>What the peer policy says of <paramref name="peer"/>; safe from any thread (the policy never changes).</summary>
+    public PeerDenial CheckPeer(TransportAddress peer) => _peerPolicy.Check(peer);
 
     public int AllocationCount => _allocationsById.Count;
 

@@ -1,5 +1,6 @@
 using Relay.Core.Auth;
 using Relay.Core.Net;
+using Relay.Core.Policy;
 
 namespace Relay.Core.Server;
 
@@ -43,7 +44,11 @@ public sealed class RelayServerOptions
 
     public ChannelNumberRange ChannelNumbers { get; init; } = ChannelNumberRange.Rfc8656;
 
-    public bool AllowLoopbackPeers { get; init; }
+    /// <summary>Which peers allocations may reach beyond the defaults (which refuse private and special ranges).</summary>
+    public PeerPolicyOptions Peers { get; init; } = new();
+
+    /// <summary>The relay's other ports (health, admin): no peer may be one of them on one of the relay's addresses.</summary>
+    public IReadOnlyList<ushort> ControlPorts { get; init; } = [];
 
     /// <summary>Allocations one TURN REST user may hold at once (486 beyond it). 0 means unlimited.</summary>
     public int MaxAllocationsPerUser { get; init; } = 100;

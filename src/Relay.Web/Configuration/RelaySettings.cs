@@ -1,5 +1,6 @@
 using System.Net;
 using Relay.Core.Auth;
+using Relay.Core.Net;
 using Relay.Web.Logging;
 using Relay.Xdp;
 
@@ -51,9 +52,21 @@ public sealed record RelaySettings
         Help = "Accept channel numbers up to 0x7FFF (RFC 5766; coturn's clients pick them) instead of RFC 8656's 0x4000-0x4FFF.")]
     public bool Rfc5766ChannelNumbers { get; init; }
 
-    [Setting("--allow-loopback-peers", "ALLOW_LOOPBACK_PEERS", Default = "false", Parser = typeof(SwitchParser), Concern = SettingConcern.Network,
+    [Setting("--allow-loopback-peers", "ALLOW_LOOPBACK_PEERS", Default = "false", Parser = typeof(SwitchParser), Concern = SettingConcern.PeerPolicy,
         Help = "Allow relaying to loopback peers (tests and single-machine use only).")]
     public bool AllowLoopbackPeers { get; init; }
+
+    [Setting("--allow-private-peers", "ALLOW_PRIVATE_PEERS", Default = "false", Parser = typeof(SwitchParser), Concern = SettingConcern.PeerPolicy,
+        Help = "Allow relaying to private (RFC 1918, fc00::/7), CGNAT (100.64.0.0/10) and documentation addresses, refused by default (labs and private networks).")]
+    public bool AllowPrivatePeers { get; init; }
+
+    [Setting("--allowed-peer-ip", "ALLOWED_PEER_IP", Parser = typeof(NetworkListParser), Concern = SettingConcern.PeerPolicy,
+        Help = "A peer address or CIDR block always allowed, whatever range it is in (never the relay's own ports). Comma-separated in the environment.")]
+    public IReadOnlyList<IpNetwork> AllowedPeers { get; init; } = [];
+
+    [Setting("--denied-peer-ip", "DENIED_PEER_IP", Parser = typeof(NetworkListParser), Concern = SettingConcern.PeerPolicy,
+        Help = "A peer address or CIDR block refused in addition to the built-in ranges; --allowed-peer-ip wins over it.")]
+    public IReadOnlyList<IpNetwork> DeniedPeers { get; init; } = [];
 
     [Setting("--rng-seed", "RNG_SEED", Parser = typeof(UInt64Parser), Concern = SettingConcern.Network,
         Help = "Seed for reproducible ports and nonces (testing only: it makes them predictable).")]

@@ -6,6 +6,7 @@ namespace Relay.Web.Configuration;
 public enum SettingConcern
 {
     Network,
+    PeerPolicy,
     Authentication,
     Portal,
     Management,
@@ -81,6 +82,8 @@ public sealed class Setting
     public ISettingParser Parser { get; }
 
     public bool IsSwitch => Parser.IsSwitch;
+
+    public bool IsRepeatable => Parser.IsRepeatable;
 
     /// <summary>"--listen-port (LISTEN_PORT)": how messages name the setting, so the operator finds it either way.</summary>
     public string Display => Environment.Length == 0 ? Flag : $"{Flag} ({string.Join(", ", Environment)})";

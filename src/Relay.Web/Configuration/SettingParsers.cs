@@ -12,6 +12,9 @@ public interface ISettingParser
     /// <summary>A switch: given without a value on the command line, and written true/false elsewhere.</summary>
     bool IsSwitch => false;
 
+    /// <summary>A list: the flag may be repeated and a file may repeat the key; the values join with commas.</summary>
+    bool IsRepeatable => false;
+
     /// <summary>Parses <paramref name="text"/>; on failure <paramref name="error"/> completes "--flag (ENV): ...".</summary>
     bool TryParse(string text, out object? value, out string? error);
 }
@@ -298,6 +301,29 @@ public sealed class OtlpEndpointParser : SettingParser<Uri?>
         }
 
         value = uri;
+        return null;
+    }
+}
+
+/// <summary>CIDR blocks ("10.0.0.0/8", "2001:db8::/32" or a bare address), separated by commas or spaces.</summary>
+public sealed class NetworkListParser : SettingParser<IReadOnlyList<Relay.Core.Net.IpNetwork>>, ISettingParser
+{
+    bool ISettingParser.IsRepeatable => true;
+
+    protected override string? Parse(string text, out IReadOnlyList<Relay.Core.Net.IpNetwork>? value)
+    {
+        var networks = new List<Relay.Core.Net.IpNetwork>();
+        value = networks;
+        foreach (string item in text.Split([',', ' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!Relay.Core.Net.IpNetwork.TryParse(item, out var network, out string? error))
+            {
+                return error;
+            }
+
+            networks.Add(network);
+        }
+
         return null;
     }
 }

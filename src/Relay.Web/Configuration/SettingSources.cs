@@ -42,7 +42,7 @@ public static class SettingSources
 
     /// <summary>
     /// A coturn-style file: one <c>key=value</c> per line with the flags' names as keys (<c>listen-port=3478</c>), a
-    /// bare key for a switch that is on, <c>#</c> comments, surrounding quotes optional.
+    /// bare key for a switch that is on, <c>#</c> comments, surrounding quotes optional. A list setting's key may repeat.
     /// </summary>
     public static Dictionary<string, SettingValue> ReadFile(string path, List<string> errors)
     {
@@ -79,6 +79,10 @@ public static class SettingSources
             else if (equals < 0 && !setting.IsSwitch)
             {
                 errors.Add($"{origin}: {key} needs a value ({key}=...)");
+            }
+            else if (setting.IsRepeatable && values.TryGetValue(setting.Key, out SettingValue earlier))
+            {
+                values[setting.Key] = new SettingValue(earlier.Text + "," + text, $"{earlier.Origin} and line {i + 1}");
             }
             else
             {

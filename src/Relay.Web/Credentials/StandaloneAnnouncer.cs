@@ -1,5 +1,7 @@
 using System.Net;
 using Relay.Core.Auth;
+using Relay.Core.Net;
+using Relay.Core.Policy;
 using Relay.Web.Configuration;
 using Relay.Web.Udp;
 
@@ -40,6 +42,12 @@ internal sealed partial class StandaloneAnnouncer : IHostedService
             // The peer listens on the relay's own address: a real address (not loopback) that the relay may relay to.
             string host = address.ToString();
             LogTryIt(_logger, _settings.Rfc5766ChannelNumbers ? "ChannelData" : "Send indications (add --rfc5766-channel-numbers to the relay for uclient's channels)");
+            if (engine.CheckPeer(new TransportAddress(IpAddr.FromIPAddress(address), PeerPort)) is var denial and not PeerDenial.None)
+            {
+                // A lab or a cloud VM's private address: the default policy refuses it, so say how to allow it.
+                LogEchoPeerRefused(_logger, host, denial, $"--allowed-peer-ip {host}");
+            }
+
             LogCommand(_logger, $"turnutils_peer -L {host} -p {PeerPort}");
             LogCommand(_logger, $"turnutils_uclient{(_settings.Rfc5766ChannelNumbers ? string.Empty : " -s")} -c -n 10 -u {sample.Username} -w {sample.Password} -e {host} -r {PeerPort} -p {_runtime.ListenPort} {host}");
         }
@@ -61,6 +69,9 @@ internal sealed partial class StandaloneAnnouncer : IHostedService
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Standalone mode (no portal token). Test credentials valid for 24 h: username {Username} password {Password}")]
     private static partial void LogStandalone(ILogger logger, string username, string password);
+
+    [LoggerMessage(EventId = 15, Level = LogLevel.Warning, Message = "The peer policy refuses the echo peer's address {Address} ({Reason}); to try the commands below, restart the relay with {Flag}")]
+    private static partial void LogEchoPeerRefused(ILogger logger, string address, PeerDenial reason, string flag);
 
     [LoggerMessage(EventId = 13, Level = LogLevel.Information, Message = "Try it with coturn's tools (apt-get install coturn), the echo peer in one shell and the client in another; the client relays with {Mode}:")]
     private static partial void LogTryIt(ILogger logger, string mode);

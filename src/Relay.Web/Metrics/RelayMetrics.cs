@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Relay.Core.FastPath;
 using Relay.Core.Net;
+using Relay.Core.Policy;
 using Relay.Core.Server;
 using Relay.Core.Stun;
 using Relay.Web.Portal;
@@ -56,6 +57,8 @@ public sealed class RelayMetrics : IRelayObserver, IDisposable
         _meter.CreateObservableCounter("relay.relayed.bytes", () => Relayed(bytes: true), "By",
             "Payload bytes relayed, by data path, route and direction.");
         _meter.CreateObservableCounter("relay.dropped.packets", Dropped, "{packet}", "Datagrams dropped without a response, by reason.");
+        _meter.CreateObservableCounter("relay.peers.refused", PeersRefused, "{peer}",
+            "Peer addresses the peer policy refused (403 to CreatePermission or ChannelBind, or a dropped Send indication or peer datagram), by reason.");
         _meter.CreateObservableCounter("relay.xdp.passed.packets", () => FastPathReasons(passed: true), "{packet}",
             "Packets the XDP program handed to the kernel's stack untouched (userspace then handles them), by reason.");
         _meter.CreateObservableCounter("relay.xdp.dropped.packets", () => FastPathReasons(passed: false), "{packet}",
@@ -199,6 +202,22 @@ public sealed class RelayMetrics : IRelayObserver, IDisposable
         foreach (DropReason reason in Enum.GetValues<DropReason>())
         {
             yield return new Measurement<long>(engine.Counters.Drops(reason), new KeyValuePair<string, object?>("reason", Snake(reason.ToString())));
+        }
+    }
+
+    private IEnumerable<Measurement<long>> PeersRefused()
+    {
+        if (_runtime.Engine is not { } engine)
+        {
+            yield break;
+        }
+
+        foreach (PeerDenial reason in Enum.GetValues<PeerDenial>())
+        {
+            if (reason != PeerDenial.None)
+            {
+                yield return new Measurement<long>(engine.Counters.PeersRefused(reason), new KeyValuePair<string, object?>("reason", Snake(reason.ToString())));
+            }
         }
     }
 

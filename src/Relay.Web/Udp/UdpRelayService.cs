@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Relay.Core.FastPath;
 using Relay.Core.Net;
+using Relay.Core.Policy;
 using Relay.Core.Randomness;
 using Relay.Core.Server;
 using Relay.Web.Configuration;
@@ -105,7 +106,14 @@ internal sealed partial class UdpRelayService : IHostedService, IDisposable
             RelaySecret = _settings.RelaySecret,
             Realm = _settings.Realm,
             ChannelNumbers = _settings.Rfc5766ChannelNumbers ? ChannelNumberRange.Rfc5766 : ChannelNumberRange.Rfc8656,
-            AllowLoopbackPeers = _settings.AllowLoopbackPeers,
+            Peers = new PeerPolicyOptions
+            {
+                AllowLoopback = _settings.AllowLoopbackPeers,
+                AllowPrivate = _settings.AllowPrivatePeers,
+                Allowed = _settings.AllowedPeers,
+                Denied = _settings.DeniedPeers,
+            },
+            ControlPorts = [(ushort)_settings.HealthCheckEndpoint.Port, (ushort)_settings.ControlEndpoint.Port],
             MaxAllocationsPerUser = _settings.UserQuota,
         };
         IRandomSource random = _settings.RngSeed is { } seed ? new SeededRandom(seed) : new SecureRandomSource();

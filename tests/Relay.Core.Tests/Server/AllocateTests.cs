@@ -304,6 +304,7 @@ public class AllocateTests
         var relay = new TestRelay(new RelayServerOptions
         {
             PublicIPv4 = defaults.PublicIPv4, RelaySecret = TestRelay.Secret, LowestPort = 50000, HighestPort = 50002, ListenPort = 50001,
+            Peers = defaults.Peers,
         });
         var ports = Enumerable.Range(0, 2).Select(i => relay.Client($"198.51.100.7:{40000 + i}", salt: $"u{i}")).Select(c => c.AllocatedPort(c.Allocate()).Value).ToList();
         Assert.DoesNotContain((ushort)50001, ports);

@@ -246,7 +246,7 @@ public class ChannelTests
     public void Channels_per_allocation_are_capped_with_508()
     {
         var options = TestRelay.DefaultOptions();
-        var relay = new TestRelay(new RelayServerOptions { PublicIPv4 = options.PublicIPv4, RelaySecret = TestRelay.Secret, MaxChannelsPerAllocation = 1 });
+        var relay = new TestRelay(new RelayServerOptions { PublicIPv4 = options.PublicIPv4, RelaySecret = TestRelay.Secret, MaxChannelsPerAllocation = 1, Peers = options.Peers });
         var (client, _) = Allocated(relay);
         Assert.True(client.ChannelBind(0x4000, PeerText).IsSuccess);
         Assert.Equal(508, client.ChannelBind(0x4001, "192.0.2.11:5000").ErrorCode);

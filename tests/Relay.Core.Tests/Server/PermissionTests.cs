@@ -115,6 +115,7 @@ public class PermissionTests
         var relay = new TestRelay(new RelayServerOptions
         {
             PublicIPv4 = defaults.PublicIPv4, RelaySecret = TestRelay.Secret, LocalAddresses = [IpAddr.Parse("10.0.0.5")],
+            Peers = defaults.Peers with { AllowPrivate = true },
         });
         var client = relay.Client("198.51.100.7:40000");
         client.Allocate();
@@ -135,7 +136,7 @@ public class PermissionTests
     public void Permissions_per_allocation_are_capped_with_508()
     {
         var options = TestRelay.DefaultOptions();
-        var relay = new TestRelay(new RelayServerOptions { PublicIPv4 = options.PublicIPv4, RelaySecret = TestRelay.Secret, MaxPermissionsPerAllocation = 2 });
+        var relay = new TestRelay(new RelayServerOptions { PublicIPv4 = options.PublicIPv4, RelaySecret = TestRelay.Secret, MaxPermissionsPerAllocation = 2, Peers = options.Peers });
         var client = relay.Client("198.51.100.7:40000");
         client.Allocate();
         Assert.True(client.CreatePermission("192.0.2.1:1", "192.0.2.2:1").IsSuccess);

@@ -1,5 +1,6 @@
 using Relay.Core.Auth;
 using Relay.Core.Net;
+using Relay.Core.Policy;
 using Relay.Core.Randomness;
 using Relay.Core.Server;
 using Relay.Core.Stun;
@@ -25,6 +26,10 @@ public sealed class TestRelay : IRelayObserver
         Now = Start;
     }
 
+    /// <summary>The blocks the tests' peers live in (192.0.2/24, 198.51.100/24, 2001:db8::/32).</summary>
+    public static readonly IReadOnlyList<IpNetwork> TestPeers =
+        [IpNetwork.Parse("192.0.2.0/24"), IpNetwork.Parse("198.51.100.0/24"), IpNetwork.Parse("2001:db8::/32")];
+
     public static RelayServerOptions DefaultOptions(
         AuthScheme scheme = AuthScheme.Firezone,
         bool v4 = true,
@@ -42,7 +47,8 @@ public sealed class TestRelay : IRelayObserver
         AuthScheme = scheme,
         RelaySecret = Secret,
         ChannelNumbers = channels,
-        AllowLoopbackPeers = allowLoopback,
+        // The tests' peers are in the documentation blocks, which the relay refuses by default: allow them explicitly.
+        Peers = new PeerPolicyOptions { AllowLoopback = allowLoopback, Allowed = TestPeers },
         MaxAllocationsPerUser = perUser,
     };
 

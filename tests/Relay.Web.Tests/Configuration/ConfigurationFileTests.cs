@@ -26,6 +26,25 @@ public sealed class ConfigurationFileTests : IDisposable
     }
 
     [Fact]
+    public void A_list_settings_key_may_repeat_and_a_bad_block_names_its_line()
+    {
+        File.WriteAllLines(_file, ["allowed-peer-ip=10.41.0.0/16", "allowed-peer-ip = fd41::/16, 192.0.2.7", "denied-peer-ip=8.8.8.0/24"]);
+        var errors = new List<string>();
+
+        RelaySettings settings = SettingsLoader.Load(SettingSources.Merge(new Dictionary<string, string>(), _file, NoEnvironment, errors), out errors, out _)!;
+
+        Assert.Empty(errors);
+        Assert.Equal(["10.41.0.0/16", "fd41::/16", "192.0.2.7/32"], settings.AllowedPeers.Select(n => n.ToString()));
+        Assert.Equal(["8.8.8.0/24"], settings.DeniedPeers.Select(n => n.ToString()));
+
+        File.WriteAllLines(_file, ["allowed-peer-ip=10.41.0.0/16", "allowed-peer-ip=10.1.2.3/8"]);
+        SettingsLoader.Load(SettingSources.Merge(new Dictionary<string, string>(), _file, NoEnvironment, errors), out errors, out _);
+        string error = Assert.Single(errors);
+        Assert.Contains("--allowed-peer-ip (ALLOWED_PEER_IP) in ", error);
+        Assert.Contains("line 1 and line 2: '10.1.2.3/8' has bits set after the prefix: did you mean 10.0.0.0/8?", error);
+    }
+
+    [Fact]
     public void The_environment_overrides_the_file_and_the_command_line_overrides_both()
     {
         File.WriteAllLines(_file, ["listen-port=1000", "realm=file", "lowest-port=20000"]);

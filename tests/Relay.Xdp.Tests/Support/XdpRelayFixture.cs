@@ -43,6 +43,8 @@ public partial class XdpRelayFixture : IAsyncLifetime
             "--public-ip6-addr", RelayTopology.Address("relay", IpFamily.V6).ToString(),
             "--health-check-addr", "127.0.0.1:8080", "--control-endpoint", "127.0.0.1:9999",
             "--relay-secret", UdpTurnClient.DefaultSecret, "--log-filter", "info,Relay.Xdp=debug",
+            // The lab's addresses are private, which the relay refuses by default; the tests allow them by name.
+            "--allowed-peer-ip", "10.41.0.0/16", "--allowed-peer-ip", "fd41::/16",
         ], launcher: ["ip", "netns", "exec", Topology.Relay.Name]);
         await Relay.WaitUntilListeningAsync();
         Admin = Topology.Relay.HttpClient("http://127.0.0.1:9999");
