@@ -69,7 +69,6 @@ public sealed partial class RelayServer
 
         ushort method = StunMessageType.Method(type);
         var writer = new StunMessageWriter(_scratch, StunMessageType.Encode(method, StunClass.ErrorResponse), datagram.Slice(8, 12));
-        AddSoftware(ref writer);
         writer.AddErrorCode(StunErrors.BadRequest, StunErrors.Reason(StunErrors.BadRequest));
         Enqueue(new SendToClient(from, writer.Written.ToArray(), (StunMethod)method, StunErrors.BadRequest));
     }
@@ -77,22 +76,14 @@ public sealed partial class RelayServer
     private void HandleRequest(StunMessage message, ClientSocket from, Instant now)
     {
         var request = new Request { Message = message, Client = from, Now = now, Method = (StunMethod)message.Method };
-
-        Span<ushort> unknown = stackalloc ushort[MaxUnknownAttributes];
-        int unknownCount = CollectUnknownComprehensionRequired(message, unknown);
-        if (unknownCount > 0)
-        {
-            var writer = BeginResponse(request, StunClass.ErrorResponse);
-            writer.AddErrorCode(StunErrors.UnknownAttribute, StunErrors.Reason(StunErrors.UnknownAttribute));
-            writer.AddUnknownAttributes(unknown[..unknownCount]);
-            Send(ref request, ref writer, StunErrors.UnknownAttribute);
-            return;
-        }
-
         switch (request.Method)
         {
             case StunMethod.Binding:
-                HandleBinding(ref request);
+                if (!RejectUnknownAttributes(ref request))
+                {
+                    HandleBinding(ref request);
+                }
+
                 break;
             case StunMethod.Allocate:
                 HandleAllocate(ref request);
@@ -110,6 +101,27 @@ public sealed partial class RelayServer
                 RespondError(ref request, StunErrors.BadRequest);
                 break;
         }
+    }
+
+    /// <summary>
+    /// 420 with UNKNOWN-ATTRIBUTES when the request has comprehension-required attributes the relay does not know.
+    /// Authenticated methods check this only after MESSAGE-INTEGRITY verifies (RFC 8489 §6.3), so an
+    /// unauthenticated request learns nothing but the challenge.
+    /// </summary>
+    private bool RejectUnknownAttributes(ref Request request)
+    {
+        Span<ushort> unknown = stackalloc ushort[MaxUnknownAttributes];
+        int unknownCount = CollectUnknownComprehensionRequired(request.Message, unknown);
+        if (unknownCount == 0)
+        {
+            return false;
+        }
+
+        var writer = BeginResponse(request, StunClass.ErrorResponse);
+        writer.AddErrorCode(StunErrors.UnknownAttribute, StunErrors.Reason(StunErrors.UnknownAttribute));
+        writer.AddUnknownAttributes(unknown[..unknownCount]);
+        Send(ref request, ref writer, StunErrors.UnknownAttribute);
+        return true;
     }
 
     private static int CollectUnknownComprehensionRequired(in StunMessage message, Span<ushort> unknown)
@@ -204,7 +216,7 @@ public sealed partial class RelayServer
         request.Key = key;
         request.Kind = kind;
         request.Username = username;
-        return true;
+        return !RejectUnknownAttributes(ref request);
     }
 
     /// <summary>401 or 438 with REALM and a fresh NONCE, without MESSAGE-INTEGRITY (the client has no valid key yet).</summary>
@@ -223,10 +235,18 @@ public sealed partial class RelayServer
         Send(ref request, ref writer, code);
     }
 
+    /// <summary>
+    /// Starts a response. SOFTWARE goes only into authenticated ones: an unauthenticated client gets what the RFC
+    /// requires and nothing more (no fingerprinting, no amplification for a spoofed source).
+    /// </summary>
     private StunMessageWriter BeginResponse(scoped in Request request, StunClass cls)
     {
         var writer = new StunMessageWriter(_scratch, StunMessageType.Encode(request.Message.Method, cls), request.Message.TransactionId);
-        AddSoftware(ref writer);
+        if (request.Key is not null)
+        {
+            AddSoftware(ref writer);
+        }
+
         return writer;
     }
 

@@ -57,7 +57,7 @@ public sealed class RelayServerOptions
 
     public int MaxChannelsPerAllocation { get; init; } = 256;
 
-    /// <summary>SOFTWARE attribute in responses; omitted when null (it only helps fingerprinting and amplification).</summary>
+    /// <summary>SOFTWARE attribute in authenticated responses (RFC 8656 §5 SHOULD); omitted when null.</summary>
     public string? Software { get; init; }
 
     public TimeSpan DefaultAllocationLifetime { get; init; } = TimeSpan.FromSeconds(600);

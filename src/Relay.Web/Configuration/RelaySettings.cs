@@ -84,6 +84,10 @@ public sealed record RelaySettings
         Help = "STUN realm.")]
     public string Realm { get; init; } = null!;
 
+    [Setting("--no-software", "NO_SOFTWARE", Default = "false", Parser = typeof(SwitchParser), Concern = SettingConcern.Authentication,
+        Help = "Leave the SOFTWARE attribute (\"firezone-relay VERSION\") out of responses. It is only ever sent to authenticated clients.")]
+    public bool NoSoftware { get; init; }
+
     [Setting("--user-quota", "USER_QUOTA", Default = "100", Parser = typeof(CountParser), Concern = SettingConcern.Authentication,
         Help = "Allocations one TURN REST user may hold (0 = unlimited).")]
     public int UserQuota { get; init; }

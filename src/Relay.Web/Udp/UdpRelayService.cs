@@ -18,6 +18,9 @@ namespace Relay.Web.Udp;
 /// </summary>
 internal sealed partial class UdpRelayService : IHostedService, IDisposable
 {
+    /// <summary>The SOFTWARE attribute's value (RFC 8489 §14.14: a description of the software, with its version).</summary>
+    public static readonly string SoftwareName = "firezone-relay " + Relay.Web.Health.RelayVersion.Current;
+
     private readonly RelaySettings _settings;
     private readonly RelayRuntime _runtime;
     private readonly RelayEventLog _eventLog;
@@ -115,6 +118,7 @@ internal sealed partial class UdpRelayService : IHostedService, IDisposable
             },
             ControlPorts = [(ushort)_settings.HealthCheckEndpoint.Port, (ushort)_settings.ControlEndpoint.Port],
             MaxAllocationsPerUser = _settings.UserQuota,
+            Software = _settings.NoSoftware ? null : SoftwareName,
         };
         IRandomSource random = _settings.RngSeed is { } seed ? new SeededRandom(seed) : new SecureRandomSource();
         var engine = new RelayServer(options, random, _eventLog);

@@ -51,12 +51,48 @@ public class AuthenticationTests
     }
 
     [Fact]
-    public void Software_is_sent_when_configured()
+    public void Software_goes_only_into_authenticated_responses()
     {
         var options = TestRelay.DefaultOptions();
         var relay = new TestRelay(new RelayServerOptions { PublicIPv4 = options.PublicIPv4, RelaySecret = TestRelay.Secret, Software = "relay-test" });
-        var response = relay.Exchange(ClientSocket.Parse("198.51.100.7:40000"), new MessageSpec(StunMethod.Binding).Build());
-        Assert.Equal("relay-test", response.GetString(StunAttr.Software));
+        var client = relay.Client("198.51.100.7:40000");
+
+        Assert.False(relay.Exchange(client.Socket, new MessageSpec(StunMethod.Binding).Build()).Has(StunAttr.Software));
+        Assert.False(client.Challenge().Has(StunAttr.Software));
+        var allocated = client.Allocate();
+        Assert.Equal("relay-test", allocated.GetString(StunAttr.Software));
+        Assert.Equal("relay-test", client.Request(new MessageSpec(StunMethod.Refresh).Lifetime(600)).GetString(StunAttr.Software));
+    }
+
+    /// <summary>
+    /// An unauthenticated response carries exactly what the RFC requires: a Binding success its XOR-MAPPED-ADDRESS,
+    /// a challenge ERROR-CODE, REALM and NONCE; FINGERPRINT only when the request had one.
+    /// </summary>
+    [Fact]
+    public void Unauthenticated_responses_carry_only_the_required_attributes()
+    {
+        var relay = new TestRelay(new RelayServerOptions { PublicIPv4 = TestRelay.DefaultOptions().PublicIPv4, RelaySecret = TestRelay.Secret, Software = "relay-test" });
+        var socket = ClientSocket.Parse("198.51.100.7:40000");
+
+        var binding = relay.Exchange(socket, new MessageSpec(StunMethod.Binding).Build());
+        Assert.Equal([StunAttr.XorMappedAddress], binding.Attributes.Select(a => a.Type));
+        var challenge = relay.Exchange(socket, new MessageSpec(StunMethod.Allocate).RequestedTransport().Add(0x7777, [1]).Build());
+        Assert.Equal(401, challenge.ErrorCode); // not 420: attributes are checked after authentication
+        Assert.Equal([StunAttr.ErrorCode, StunAttr.Realm, StunAttr.Nonce], challenge.Attributes.Select(a => a.Type));
+        var refresh = relay.Exchange(socket, new MessageSpec(StunMethod.Refresh).Build(fingerprint: true));
+        Assert.Equal([StunAttr.ErrorCode, StunAttr.Realm, StunAttr.Nonce], refresh.Attributes.Select(a => a.Type));
+        Assert.True(refresh.HasFingerprint);
+    }
+
+    [Fact]
+    public void An_authenticated_request_with_an_unknown_comprehension_required_attribute_gets_an_integrity_protected_420()
+    {
+        var client = _relay.Client("198.51.100.7:40000");
+        var response = client.Request(TestClient.AllocateSpec().Add(0x7777, [1, 2, 3, 4]));
+        Assert.Equal(420, response.ErrorCode);
+        Assert.True(response.HasIntegrity);
+        Assert.Equal(new byte[] { 0x77, 0x77 }, response.Get(StunAttr.UnknownAttributes));
+        Assert.Equal(0, _relay.Server.AllocationCount);
     }
 
     [Fact]
