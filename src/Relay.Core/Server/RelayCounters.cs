@@ -20,6 +20,9 @@ public enum DropReason
     BadIndication,
     UnexpectedStunClass,
     UnknownAllocationPort,
+
+    /// <summary>An error response to an unauthenticated request withheld: its source had had its share.</summary>
+    UnauthenticatedRateLimited,
 }
 
 public enum RelayDirection

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using Relay.Core.Auth;
 using Relay.Core.Net;
+using Relay.Core.Policy;
 using Relay.Core.Stun;
 using Relay.Core.Time;
 
@@ -38,7 +39,7 @@ public sealed partial class RelayServer
                 Counters.CountDrop(DropReason.BadFingerprint);
                 return ClientRoute.None;
             case StunParseResult.Malformed:
-                RespondToMalformed(datagram, from);
+                RespondToMalformed(datagram, from, now);
                 return ClientRoute.None;
         }
 
@@ -58,12 +59,17 @@ public sealed partial class RelayServer
     }
 
     /// <summary>A request whose header is valid but whose attributes are not gets 400; anything else is dropped.</summary>
-    private void RespondToMalformed(ReadOnlySpan<byte> datagram, ClientSocket from)
+    private void RespondToMalformed(ReadOnlySpan<byte> datagram, ClientSocket from, Instant now)
     {
         ushort type = BinaryPrimitives.ReadUInt16BigEndian(datagram);
         if (StunMessageType.Class(type) != StunClass.Request)
         {
             Counters.CountDrop(DropReason.MalformedStun);
+            return;
+        }
+
+        if (Throttled(from, now))
+        {
             return;
         }
 
@@ -115,6 +121,11 @@ public sealed partial class RelayServer
         if (unknownCount == 0)
         {
             return false;
+        }
+
+        if (request.Key is null && Throttled(request.Client, request.Now))
+        {
+            return true;
         }
 
         var writer = BeginResponse(request, StunClass.ErrorResponse);
@@ -228,6 +239,11 @@ public sealed partial class RelayServer
         }
 
         request.Key = null;
+        if (Throttled(request.Client, request.Now))
+        {
+            return; // before the nonce's HMAC: a flood costs a table lookup
+        }
+
         var writer = BeginResponse(request, StunClass.ErrorResponse);
         writer.AddErrorCode(code, StunErrors.Reason(code));
         writer.AddString(StunAttr.Realm, _options.Realm);
@@ -239,6 +255,22 @@ public sealed partial class RelayServer
     /// Starts a response. SOFTWARE goes only into authenticated ones: an unauthenticated client gets what the RFC
     /// requires and nothing more (no fingerprinting, no amplification for a spoofed source).
     /// </summary>
+    /// <summary>
+    /// Whether an error response to an unauthenticated request from <paramref name="client"/> must be withheld: such
+    /// responses are larger than the requests that cause them, so without a limit a spoofed source makes the relay
+    /// an amplifier. Authenticated responses are never limited.
+    /// </summary>
+    private bool Throttled(ClientSocket client, Instant now)
+    {
+        if (_unauthenticated.TryAcquire(client.Address.Address, now))
+        {
+            return false;
+        }
+
+        Counters.CountDrop(DropReason.UnauthenticatedRateLimited);
+        return true;
+    }
+
     private StunMessageWriter BeginResponse(scoped in Request request, StunClass cls)
     {
         var writer = new StunMessageWriter(_scratch, StunMessageType.Encode(request.Message.Method, cls), request.Message.TransactionId);
@@ -279,6 +311,11 @@ public sealed partial class RelayServer
 
     private void RespondError(ref Request request, int code)
     {
+        if (request.Key is null && Throttled(request.Client, request.Now))
+        {
+            return;
+        }
+
         var writer = BeginResponse(request, StunClass.ErrorResponse);
         writer.AddErrorCode(code, StunErrors.Reason(code));
         Send(ref request, ref writer, code);

@@ -27,6 +27,7 @@ public sealed partial class RelayServer
     private readonly CredentialScheme _credentials;
     private readonly StatelessNonces _nonces;
     private readonly PeerPolicy _peerPolicy;
+    private readonly SourceRateLimiter _unauthenticated;
     private readonly PortPool _ports;
     private readonly TimerQueue _timers = new();
     private readonly Queue<RelayCommand> _commands = new();
@@ -57,6 +58,7 @@ public sealed partial class RelayServer
         _nonces = new StatelessNonces(random, options.NonceLifetime);
         IEnumerable<IpAddr> own = [.. options.LocalAddresses, .. new[] { options.PublicIPv4, options.PublicIPv6 }.OfType<IpAddr>()];
         _peerPolicy = new PeerPolicy(options.Peers, [options.ListenPort, .. options.ControlPorts], own);
+        _unauthenticated = new SourceRateLimiter(options.UnauthenticatedResponsesPerSecond, options.UnauthenticatedResponseBurst, random);
         _ports = new PortPool(options.LowestPort, options.HighestPort, random, excluded: options.ListenPort);
         _realmBytes = System.Text.Encoding.UTF8.GetBytes(options.Realm);
     }

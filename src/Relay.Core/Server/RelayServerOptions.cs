@@ -60,6 +60,15 @@ public sealed class RelayServerOptions
     /// <summary>SOFTWARE attribute in authenticated responses (RFC 8656 §5 SHOULD); omitted when null.</summary>
     public string? Software { get; init; }
 
+    /// <summary>
+    /// Error responses to unauthenticated requests (401, 438, 400, 420) one source IP may get per second, sustained;
+    /// beyond it they are dropped and counted. 0 turns the limit off.
+    /// </summary>
+    public int UnauthenticatedResponsesPerSecond { get; init; } = 100;
+
+    /// <summary>How many such responses a quiet source may get at once.</summary>
+    public int UnauthenticatedResponseBurst { get; init; } = 200;
+
     public TimeSpan DefaultAllocationLifetime { get; init; } = TimeSpan.FromSeconds(600);
 
     public TimeSpan MaxAllocationLifetime { get; init; } = TimeSpan.FromSeconds(3600);
@@ -115,6 +124,11 @@ public sealed class RelayServerOptions
         if (MaxAllocationsPerUser < 0 || MaxPermissionsPerAllocation < 1 || MaxChannelsPerAllocation < 1)
         {
             throw new ArgumentException("Quotas must be positive (MaxAllocationsPerUser may be 0 for unlimited).", nameof(MaxAllocationsPerUser));
+        }
+
+        if (UnauthenticatedResponsesPerSecond < 0 || UnauthenticatedResponseBurst < 1)
+        {
+            throw new ArgumentException("The unauthenticated response rate must be 0 or more and its burst at least 1.", nameof(UnauthenticatedResponsesPerSecond));
         }
 
         if (DefaultAllocationLifetime <= TimeSpan.Zero || MaxAllocationLifetime < DefaultAllocationLifetime)

@@ -88,6 +88,10 @@ public sealed record RelaySettings
         Help = "Leave the SOFTWARE attribute (\"firezone-relay VERSION\") out of responses. It is only ever sent to authenticated clients.")]
     public bool NoSoftware { get; init; }
 
+    [Setting("--unauthenticated-rate", "UNAUTHENTICATED_RATE", Default = "100", Parser = typeof(CountParser), Concern = SettingConcern.Authentication,
+        Help = "Error responses (401, 438, 400, 420) to unauthenticated requests one source IP gets per second, with bursts of twice that; the rest are dropped and counted (relay_dropped_packets_total{reason=\"unauthenticated_rate_limited\"}). Bounds the relay's use as an amplifier by spoofed sources. 0 = unlimited.")]
+    public int UnauthenticatedRate { get; init; }
+
     [Setting("--user-quota", "USER_QUOTA", Default = "100", Parser = typeof(CountParser), Concern = SettingConcern.Authentication,
         Help = "Allocations one TURN REST user may hold (0 = unlimited).")]
     public int UserQuota { get; init; }

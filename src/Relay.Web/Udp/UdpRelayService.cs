@@ -119,6 +119,8 @@ internal sealed partial class UdpRelayService : IHostedService, IDisposable
             ControlPorts = [(ushort)_settings.HealthCheckEndpoint.Port, (ushort)_settings.ControlEndpoint.Port],
             MaxAllocationsPerUser = _settings.UserQuota,
             Software = _settings.NoSoftware ? null : SoftwareName,
+            UnauthenticatedResponsesPerSecond = _settings.UnauthenticatedRate,
+            UnauthenticatedResponseBurst = Math.Max(1, 2 * _settings.UnauthenticatedRate),
         };
         IRandomSource random = _settings.RngSeed is { } seed ? new SeededRandom(seed) : new SecureRandomSource();
         var engine = new RelayServer(options, random, _eventLog);
