@@ -8,29 +8,29 @@ namespace Relay.Core.Tests.Stun;
 /// <summary>RFC 5769 §2.1–2.4 and RFC 8489 Appendix B.1 (errata 6268), byte for byte.</summary>
 public class TestVectorTests
 {
-    private const string SampleRequest =
+    internal const string SampleRequest =
         "000100582112a442b7e7a701bc34d686fa87dfae802200105354554e20746573" +
         "7420636c69656e74002400046e0001ff80290008932ff9b151263b3600060009" +
         "6576746a3a68367659202020000800149aeaa70cbfd8cb56781ef2b5b2d3f249" +
         "c1b571a280280004e57a3bcf";
 
-    private const string SampleIPv4Response =
+    internal const string SampleIPv4Response =
         "0101003c2112a442b7e7a701bc34d686fa87dfae8022000b7465737420766563" +
         "746f7220002000080001a147e112a643000800142b91f599fd9e90c38c7489f9" +
         "2af9ba53f06be7d780280004c07d4c96";
 
-    private const string SampleIPv6Response =
+    internal const string SampleIPv6Response =
         "010100482112a442b7e7a701bc34d686fa87dfae8022000b7465737420766563" +
         "746f7220002000140002a1470113a9faa5d3f179bc25f4b5bed2b9d900080014" +
         "a382954e4be67bf11784c97c8292c275bfe3ed4180280004c8fb0b4c";
 
-    private const string LongTermRequest =
+    internal const string LongTermRequest =
         "000100602112a44278ad3433c6ad72c029da412e00060012e3839ee38388e383" +
         "aae38383e382afe382b900000015001c662f2f3439396b39353464364f4c3334" +
         "6f4c394653547679363473410014000b6578616d706c652e6f72670000080014" +
         "f67024656dd64a3e02b8e0712e85c9a28ca89666";
 
-    private const string Rfc8489B1 =
+    internal const string Rfc8489B1 =
         "000100902112a44278ad3433c6ad72c029da412e001e00204a3cf38fef6992bd" +
         "a952c6780417da0f24819415569e60b205c46e41407f1704001500296f624d61" +
         "744a6f733241414143662f2f3439396b39353464364f4c33346f4c3946535476" +
