@@ -85,6 +85,13 @@ public sealed partial class RelayServer
         }
 
         string username = request.Username!;
+        bool replacesOwn = _credentials.OneAllocationPerUsername && _allocationsByUsername.ContainsKey(username);
+        if (_options.MaxAllocations > 0 && _allocationsById.Count >= _options.MaxAllocations && !replacesOwn)
+        {
+            RespondError(ref request, StunErrors.InsufficientCapacity);
+            return;
+        }
+
         string quotaKey = _credentials.QuotaKey(username);
         if (!_credentials.OneAllocationPerUsername && _options.MaxAllocationsPerUser > 0
             && _allocationsPerUser.GetValueOrDefault(quotaKey) >= _options.MaxAllocationsPerUser)

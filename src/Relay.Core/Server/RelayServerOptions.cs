@@ -50,6 +50,9 @@ public sealed class RelayServerOptions
     /// <summary>The relay's other ports (health, admin): no peer may be one of them on one of the relay's addresses.</summary>
     public IReadOnlyList<ushort> ControlPorts { get; init; } = [];
 
+    /// <summary>Allocations the relay holds at once (508 beyond it). 0 means unlimited (the port range still limits).</summary>
+    public int MaxAllocations { get; init; }
+
     /// <summary>Allocations one TURN REST user may hold at once (486 beyond it). 0 means unlimited.</summary>
     public int MaxAllocationsPerUser { get; init; } = 100;
 
@@ -121,7 +124,7 @@ public sealed class RelayServerOptions
             throw new ArgumentException("The realm must not be empty.", nameof(Realm));
         }
 
-        if (MaxAllocationsPerUser < 0 || MaxPermissionsPerAllocation < 1 || MaxChannelsPerAllocation < 1)
+        if (MaxAllocations < 0 || MaxAllocationsPerUser < 0 || MaxPermissionsPerAllocation < 1 || MaxChannelsPerAllocation < 1)
         {
             throw new ArgumentException("Quotas must be positive (MaxAllocationsPerUser may be 0 for unlimited).", nameof(MaxAllocationsPerUser));
         }

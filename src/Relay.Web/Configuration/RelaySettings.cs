@@ -96,6 +96,18 @@ public sealed record RelaySettings
         Help = "Allocations one TURN REST user may hold (0 = unlimited).")]
     public int UserQuota { get; init; }
 
+    [Setting("--max-allocations", "MAX_ALLOCATIONS", Default = "0", Parser = typeof(CountParser), Concern = SettingConcern.Authentication,
+        Help = "Allocations the relay holds at once; beyond it Allocate gets 508 (0 = only the port range limits).")]
+    public int MaxAllocations { get; init; }
+
+    [Setting("--max-permissions-per-allocation", "MAX_PERMISSIONS_PER_ALLOCATION", Default = "256", Parser = typeof(CountParser), Concern = SettingConcern.Authentication,
+        Help = "Peer addresses one allocation may hold permissions for; beyond it CreatePermission gets 508.")]
+    public int MaxPermissionsPerAllocation { get; init; }
+
+    [Setting("--max-channels-per-allocation", "MAX_CHANNELS_PER_ALLOCATION", Default = "256", Parser = typeof(CountParser), Concern = SettingConcern.Authentication,
+        Help = "Channels one allocation may bind; beyond it ChannelBind gets 508.")]
+    public int MaxChannelsPerAllocation { get; init; }
+
     [Setting("--api-url", "FIREZONE_API_URL", Parser = typeof(PortalUrlParser), Concern = SettingConcern.Portal,
         Help = "Portal URL (ws://, wss://, http:// or https://). Required with a token.")]
     public Uri? PortalUrl { get; init; }

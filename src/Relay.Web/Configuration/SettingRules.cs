@@ -24,6 +24,12 @@ public static class SettingRules
         new([nameof(RelaySettings.RelaySecret), nameof(RelaySettings.AuthScheme)], nameof(RelaySettings.RelaySecret),
             s => s.RelaySecret is { } secret ? CredentialRules.CheckSecret(s.AuthScheme, secret) : null),
 
+        // Quotas: an allocation needs room for at least one peer.
+        new([nameof(RelaySettings.MaxPermissionsPerAllocation)], nameof(RelaySettings.MaxPermissionsPerAllocation),
+            s => s.MaxPermissionsPerAllocation < 1 ? "must be at least 1" : null),
+        new([nameof(RelaySettings.MaxChannelsPerAllocation)], nameof(RelaySettings.MaxChannelsPerAllocation),
+            s => s.MaxChannelsPerAllocation < 1 ? "must be at least 1" : null),
+
         // Portal: a token needs somewhere to use it.
         new([nameof(RelaySettings.Token), nameof(RelaySettings.PortalUrl)], nameof(RelaySettings.PortalUrl),
             s => s.Token is not null && s.PortalUrl is null ? "is required when a portal token (FIREZONE_TOKEN) is given" : null),

@@ -283,6 +283,24 @@ public class AllocateTests
     }
 
     [Fact]
+    public void The_total_allocation_cap_answers_508_but_lets_a_firezone_user_replace_their_own()
+    {
+        var defaults = TestRelay.DefaultOptions();
+        var relay = new TestRelay(new RelayServerOptions { PublicIPv4 = defaults.PublicIPv4, RelaySecret = TestRelay.Secret, Peers = defaults.Peers, MaxAllocations = 2 });
+        relay.Client("198.51.100.7:40000", salt: "a").Allocate();
+        relay.Client("198.51.100.7:40001", salt: "b").Allocate();
+
+        var third = relay.Client("198.51.100.7:40002", salt: "c");
+        var refused = third.Request(TestClient.AllocateSpec());
+        Assert.Equal(508, refused.ErrorCode);
+        Assert.True(refused.VerifyIntegrity(third.Key));
+
+        // "a" from a new source port replaces its old allocation: the count does not grow.
+        Assert.True(relay.Client("198.51.100.7:40003", salt: "a").Request(TestClient.AllocateSpec()).IsSuccess);
+        Assert.Equal(2, relay.Server.AllocationCount);
+    }
+
+    [Fact]
     public void An_exhausted_port_range_answers_508()
     {
         var relay = new TestRelay(TestRelay.DefaultOptions(lowest: 50000, highest: 50002));

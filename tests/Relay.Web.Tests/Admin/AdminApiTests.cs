@@ -135,7 +135,7 @@ public sealed class AdminApiTests : IDisposable
         {
             int sockets = _relay.Runtime.AllocationSocketCount;
             Assert.Equal(HttpStatusCode.NoContent, (await _http.DeleteAsync($"/admin/allocations/{id}")).StatusCode);
-            Assert.Equal(sockets - 1, _relay.Runtime.AllocationSocketCount);
+            await Eventually.TrueAsync(() => _relay.Runtime.AllocationSocketCount == sockets - 1, "the data plane to close the evicted allocation's socket");
             Assert.Equal(437, (await client.RefreshAsync(600)).ErrorCode);
             await client.SendChannelDataAsync(0x4000, [1, 2, 3]);
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => peer.ReceiveAsync(TimeSpan.FromMilliseconds(300)));

@@ -34,6 +34,14 @@ public sealed class SettingsTests
         Assert.Equal(new IPEndPoint(IPAddress.Any, 8080), settings.HealthCheckEndpoint);
         Assert.Equal(new IPEndPoint(IPAddress.Loopback, 9999), settings.ControlEndpoint);
         Assert.Equal(100, settings.UserQuota);
+        Assert.Equal(0, settings.MaxAllocations);
+        Assert.Equal(256, settings.MaxPermissionsPerAllocation);
+        Assert.Equal(256, settings.MaxChannelsPerAllocation);
+        Assert.Equal(100, settings.UnauthenticatedRate);
+        Assert.False(settings.NoSoftware);
+        Assert.False(settings.AllowPrivatePeers);
+        Assert.Empty(settings.AllowedPeers);
+        Assert.Empty(settings.DeniedPeers);
         Assert.Equal("info", settings.LogFilter.Text);
         Assert.False(settings.PortalMode);
     }
@@ -79,6 +87,10 @@ public sealed class SettingsTests
     [InlineData("otlp-grpc-endpoint", "collector", "is not host:port or an http(s) URL")]
     [InlineData("ebpf-offloading", "eth 0", "is not an interface name")]
     [InlineData("rng-seed", "-1", "is not an unsigned 64-bit integer")]
+    [InlineData("max-channels-per-allocation", "0", "must be at least 1")]
+    [InlineData("max-permissions-per-allocation", "0", "must be at least 1")]
+    [InlineData("unauthenticated-rate", "fast", "is not a whole number of 0 or more")]
+    [InlineData("allowed-peer-ip", "10.0.0.0/8,192.168.1.1/16", "did you mean 192.168.0.0/16?")]
     public void A_bad_value_names_its_setting_and_the_problem(string key, string text, string problem)
     {
         string error = Assert.Single(Errors((key, text)));
@@ -92,6 +104,8 @@ public sealed class SettingsTests
     [InlineData("control-endpoint", "[::1]:9999")]
     [InlineData("auth-scheme", "turn_rest")]
     [InlineData("allow-loopback-peers", "yes")]
+    [InlineData("allowed-peer-ip", "10.41.0.0/16, fd41::/16 192.0.2.7")]
+    [InlineData("denied-peer-ip", "")]
     public void Good_values_parse(string key, string text) => Assert.Empty(Errors((key, text)));
 
     [Fact]
