@@ -39,6 +39,7 @@ public static class RelayApp
         builder.Services.AddSingleton<RelayEventLog>();
         builder.Services.AddSingleton<IFastPathFactory, XdpFastPathFactory>();
         builder.Services.AddHostedService<UdpRelayService>();
+        builder.Services.AddHostedService<DrainService>();
         builder.Services.AddRelayPortal();
         builder.Services.AddHostedService<StandaloneAnnouncer>();
         builder.Services.AddHostedService<StatsReporter>();
@@ -47,7 +48,7 @@ public static class RelayApp
         builder.AddRelayTelemetry(settings);
         builder.Services.Configure<HostOptions>(o =>
         {
-            o.ShutdownTimeout = TimeSpan.FromSeconds(10);
+            o.ShutdownTimeout = TimeSpan.FromSeconds(10 + settings.DrainTimeout);
             o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.StopHost;
         });
 

@@ -151,6 +151,9 @@ public sealed partial class RelayProcess : IDisposable
         }
     }
 
+    /// <summary>Sends SIGTERM without waiting (a draining relay goes on running).</summary>
+    public void SendSigterm() => _ = kill(_process.Id, 15);
+
     /// <summary>Sends SIGTERM and waits for the exit code.</summary>
     public async Task<int> TerminateAsync(TimeSpan? timeout = null)
     {

@@ -33,6 +33,12 @@ public sealed partial class RelayServer
             return;
         }
 
+        if (_draining)
+        {
+            RefuseWhileDraining(ref request);
+            return;
+        }
+
         if (!message.TryGetAttribute(StunAttr.RequestedTransport, out ReadOnlySpan<byte> transport) || transport.Length != 4)
         {
             RespondError(ref request, StunErrors.BadRequest);
@@ -153,6 +159,21 @@ public sealed partial class RelayServer
 
         QueueAllocationSetup(allocation);
         Emit(new AllocationCreated(allocation.Id, allocation.Client, username, allocation.Port, v4, v6, lifetime));
+    }
+
+    /// <summary>300 Try Alternate naming the other relay (RFC 8489 §10), or 508 when there is none.</summary>
+    private void RefuseWhileDraining(ref Request request)
+    {
+        if (_alternateServer is not { } alternate)
+        {
+            RespondError(ref request, StunErrors.InsufficientCapacity);
+            return;
+        }
+
+        var writer = BeginResponse(request, StunClass.ErrorResponse);
+        writer.AddErrorCode(StunErrors.TryAlternate, StunErrors.Reason(StunErrors.TryAlternate));
+        writer.AddAddress(StunAttr.AlternateServer, alternate);
+        Send(ref request, ref writer, StunErrors.TryAlternate);
     }
 
     /// <summary>

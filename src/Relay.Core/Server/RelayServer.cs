@@ -45,6 +45,8 @@ public sealed partial class RelayServer
     private readonly Dictionary<(AllocationPort Port, PeerSocket Peer), Channel> _channelsByPeer = new();
     private readonly Dictionary<ulong, Reservation> _reservations = new();
     private long _nextAllocationId = 1;
+    private bool _draining;
+    private TransportAddress? _alternateServer;
     private int _boundChannels;
     private int _permissions;
 
@@ -165,6 +167,19 @@ public sealed partial class RelayServer
 
         Counters.CountDrop(DropReason.NotTurn);
         return ClientRoute.None;
+    }
+
+    /// <summary>Whether the relay is draining: no new allocations, existing ones keep relaying and refreshing.</summary>
+    public bool Draining => _draining;
+
+    /// <summary>
+    /// Starts draining (a graceful shutdown): from now on an Allocate gets 300 with ALTERNATE-SERVER when
+    /// <paramref name="alternateServer"/> is given, else 508; everything else works as before.
+    /// </summary>
+    public void BeginDrain(TransportAddress? alternateServer)
+    {
+        _draining = true;
+        _alternateServer = alternateServer;
     }
 
     /// <summary>Evicts an allocation (admin API): channels removed, port freed; the client's next request gets 437.</summary>

@@ -62,6 +62,16 @@ public ref struct StunMessageWriter
     }
 
     /// <summary>ERROR-CODE (RFC 8489 §14.8): class = hundreds, number = remainder, UTF-8 reason.</summary>
+    /// <summary>A plain (not XOR'd) address attribute, MAPPED-ADDRESS style: ALTERNATE-SERVER (RFC 8489 §14.15).</summary>
+    public void AddAddress(ushort type, TransportAddress address)
+    {
+        Span<byte> value = Reserve(type, 4 + address.Address.ByteLength);
+        value[0] = 0;
+        value[1] = (byte)address.Family;
+        BinaryPrimitives.WriteUInt16BigEndian(value[2..], address.Port);
+        address.Address.WriteTo(value[4..]);
+    }
+
     public void AddErrorCode(int code, string reason)
     {
         Span<byte> slot = Reserve(StunAttr.ErrorCode, 4 + Encoding.UTF8.GetByteCount(reason));

@@ -64,6 +64,12 @@ public static class AdminEndpoints
             .Produces<CredentialsResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest);
 
+        admin.MapPost("/drain", Drain)
+            .WithName("Drain")
+            .WithSummary("Drain and stop the relay")
+            .WithDescription("Stops the relay as SIGTERM does: with --drain-timeout above 0, /readyz turns 503, new Allocates are refused and existing allocations keep relaying until they end or the timeout passes; then the process exits 0. With 0 it exits at once.")
+            .Produces<DrainResult>(StatusCodes.Status202Accepted);
+
         admin.MapGet("/status", Status)
             .WithName("Status")
             .WithSummary("Relay status")
@@ -128,6 +134,12 @@ public static class AdminEndpoints
 
     private static async Task<IResult> EvictAllocation(long id, RelayRuntime runtime) =>
         await runtime.InvokeAsync((engine, _) => engine.EvictAllocation(new AllocationId(id))) ? Results.NoContent() : NotFound(id);
+
+    private static IResult Drain(RelayRuntime runtime, RelaySettings settings)
+    {
+        runtime.RequestStop();
+        return Results.Json(new DrainResult { DrainTimeoutSeconds = settings.DrainTimeout }, statusCode: StatusCodes.Status202Accepted);
+    }
 
     private static async Task<IResult> EvictUser(RelayRuntime runtime, string? username = null)
     {

@@ -187,3 +187,10 @@ public sealed record LogFilterModel
     /// <example>info,relay=debug</example>
     public required string Directives { get; init; }
 }
+
+/// <summary>The answer to POST /admin/drain: the relay is stopping, draining for up to this long first.</summary>
+public sealed record DrainResult
+{
+    /// <summary>--drain-timeout: 0 means the relay exits at once.</summary>
+    public int DrainTimeoutSeconds { get; init; }
+}

@@ -131,6 +131,14 @@ public sealed record RelaySettings
         Help = "Bearer token for the admin API; required when the control endpoint is not loopback.")]
     public string? AdminToken { get; init; }
 
+    [Setting("--drain-timeout", "DRAIN_TIMEOUT", Default = "0", Parser = typeof(CountParser), Concern = SettingConcern.Management,
+        Help = "Seconds a SIGTERM (or POST /admin/drain) drains for: /readyz turns 503, new Allocates get 508 (or 300, see --alternate-server), existing allocations keep relaying and refreshing until they end or the time is up; then the relay exits 0. 0 exits at once, as the reference.")]
+    public int DrainTimeout { get; init; }
+
+    [Setting("--alternate-server", "ALTERNATE_SERVER", Parser = typeof(EndpointParser), Concern = SettingConcern.Management,
+        Help = "Another relay (address:port) that Allocates are sent to with 300 Try Alternate while this one drains.")]
+    public IPEndPoint? AlternateServer { get; init; }
+
     [Setting("--log-format", "LOG_FORMAT", Default = "human", Parser = typeof(ChoiceParser<LogFormat>), Concern = SettingConcern.Telemetry,
         Help = "human or json.")]
     public LogFormat LogFormat { get; init; }

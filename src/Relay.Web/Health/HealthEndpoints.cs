@@ -22,6 +22,13 @@ public static class HealthEndpoints
 
         endpoints.MapGet("/readyz", (RelayRuntime runtime, RelaySettings settings, PortalStatus portal) =>
             {
+                if (runtime.Draining)
+                {
+                    return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Draining",
+                        detail: "The relay is draining before it stops: existing allocations keep relaying, new ones are refused.",
+                        extensions: new Dictionary<string, object?> { ["udp"] = runtime.UdpReady, ["draining"] = true });
+                }
+
                 bool ready = runtime.UdpReady && (!settings.PortalMode || runtime.PortalJoined);
                 string portalState = PortalText(portal);
                 if (ready)

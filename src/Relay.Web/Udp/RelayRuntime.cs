@@ -61,6 +61,12 @@ public sealed class RelayRuntime
 
     internal void UseLifetime(IHostApplicationLifetime lifetime) => _lifetime = lifetime;
 
+    /// <summary>Set when a graceful drain begins: /readyz answers 503 from then on.</summary>
+    public bool Draining { get; internal set; }
+
+    /// <summary>Stops the relay as SIGTERM would (draining first when --drain-timeout is set).</summary>
+    public void RequestStop() => _lifetime?.StopApplication();
+
     /// <summary>
     /// Stops the relay and makes the process exit with <paramref name="code"/> (a fatal condition such as a refused
     /// portal login, or a start-up failure). The first request wins. During start-up the stop waits until the host

@@ -301,6 +301,27 @@ public class AllocateTests
     }
 
     [Fact]
+    public void While_draining_new_allocates_get_508_or_300_and_existing_allocations_keep_working()
+    {
+        var existing = _relay.Client("198.51.100.7:40000", salt: "staying");
+        existing.Allocate();
+        _relay.Server.BeginDrain(null);
+
+        var late = _relay.Client("198.51.100.7:40001", salt: "late");
+        var refused = late.Request(TestClient.AllocateSpec());
+        Assert.Equal(508, refused.ErrorCode);
+        Assert.True(refused.VerifyIntegrity(late.Key));
+        Assert.True(existing.Refresh().IsSuccess);
+        Assert.True(existing.ChannelBind(0x4000, "192.0.2.10:5000").IsSuccess);
+
+        _relay.Server.BeginDrain(TransportAddress.Parse("192.0.2.99:3478"));
+        var redirected = late.Request(TestClient.AllocateSpec());
+        Assert.Equal(300, redirected.ErrorCode);
+        Assert.Equal(new byte[] { 0, 1, 0x0D, 0x96, 192, 0, 2, 99 }, redirected.Get(StunAttr.AlternateServer));
+        Assert.Equal(1, _relay.Server.AllocationCount);
+    }
+
+    [Fact]
     public void An_exhausted_port_range_answers_508()
     {
         var relay = new TestRelay(TestRelay.DefaultOptions(lowest: 50000, highest: 50002));

@@ -50,6 +50,11 @@ public sealed class AdminProblemTests : IDisposable
         int probes = 0;
         foreach (JsonProperty path in document.GetProperty("paths").EnumerateObject())
         {
+            if (path.Name == "/admin/drain")
+            {
+                continue; // takes no input and stops the relay: DrainTests runs it against the real binary
+            }
+
             foreach (JsonProperty operation in path.Value.EnumerateObject())
             {
                 string method = operation.Name.ToUpperInvariant();

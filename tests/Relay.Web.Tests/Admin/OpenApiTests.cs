@@ -20,6 +20,7 @@ public sealed class OpenApiTests : IDisposable
             ["/admin/allocations"] = ["get", "delete"],
             ["/admin/allocations/{id}"] = ["get", "delete"],
             ["/admin/credentials"] = ["post"],
+            ["/admin/drain"] = ["post"],
             ["/admin/status"] = ["get"],
             ["/admin/ebpf/maps"] = ["get"],
             ["/admin/ebpf/maps/{name}"] = ["get"],
