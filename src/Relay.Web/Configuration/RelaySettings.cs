@@ -108,6 +108,26 @@ public sealed record RelaySettings
         Help = "Channels one allocation may bind; beyond it ChannelBind gets 508.")]
     public int MaxChannelsPerAllocation { get; init; }
 
+    [Setting("--allocation-lifetime", "ALLOCATION_LIFETIME", Default = "600", Parser = typeof(AllocationLifetimeParser), Concern = SettingConcern.Authentication,
+        Help = "Seconds an allocation lives when the client asks for less or nothing (RFC 8656 default: 600).")]
+    public int AllocationLifetime { get; init; }
+
+    [Setting("--max-allocation-lifetime", "MAX_ALLOCATION_LIFETIME", Default = "3600", Parser = typeof(AllocationLifetimeParser), Concern = SettingConcern.Authentication,
+        Help = "The longest LIFETIME an Allocate or Refresh is granted, in seconds.")]
+    public int MaxAllocationLifetime { get; init; }
+
+    [Setting("--permission-lifetime", "PERMISSION_LIFETIME", Default = "300", Parser = typeof(PermissionLifetimeParser), Concern = SettingConcern.Authentication,
+        Help = "Seconds a permission lives after CreatePermission or ChannelBind (RFC 8656: 300).")]
+    public int PermissionLifetime { get; init; }
+
+    [Setting("--channel-lifetime", "CHANNEL_LIFETIME", Default = "600", Parser = typeof(ChannelLifetimeParser), Concern = SettingConcern.Authentication,
+        Help = "Seconds a channel binding lives after ChannelBind (RFC 8656: 600).")]
+    public int ChannelLifetime { get; init; }
+
+    [Setting("--nonce-lifetime", "NONCE_LIFETIME", Default = "600", Parser = typeof(NonceLifetimeParser), Concern = SettingConcern.Authentication,
+        Help = "Seconds a nonce is accepted before the client gets 438 and a fresh one.")]
+    public int NonceLifetime { get; init; }
+
     [Setting("--api-url", "FIREZONE_API_URL", Parser = typeof(PortalUrlParser), Concern = SettingConcern.Portal,
         Help = "Portal URL (ws://, wss://, http:// or https://). Required with a token.")]
     public Uri? PortalUrl { get; init; }

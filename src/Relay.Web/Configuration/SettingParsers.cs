@@ -327,3 +327,23 @@ public sealed class NetworkListParser : SettingParser<IReadOnlyList<Relay.Core.N
         return null;
     }
 }
+
+/// <summary>A whole number of seconds between a lower and an upper bound (the RFCs' for protocol lifetimes).</summary>
+public abstract class BoundedSecondsParser(int min, int max, string why) : SettingParser<int>
+{
+    protected override string? Parse(string text, out int value) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value) && value >= min && value <= max
+            ? null : $"'{text}' is not between {min} and {max} seconds ({why})";
+}
+
+/// <summary>RFC 8656 §7.2: 10 minutes by default; the relay grants no less and at most the maximum.</summary>
+public sealed class AllocationLifetimeParser() : BoundedSecondsParser(60, 3600, "RFC 8656 recommends at most 3600");
+
+/// <summary>RFC 8656 §9 fixes 300 s and clients refresh just before; longer only keeps peers open longer.</summary>
+public sealed class PermissionLifetimeParser() : BoundedSecondsParser(300, 3600, "clients refresh permissions every 300 s, so less breaks them");
+
+/// <summary>RFC 8656 §12 fixes 600 s and clients refresh just before.</summary>
+public sealed class ChannelLifetimeParser() : BoundedSecondsParser(600, 3600, "clients refresh channels every 600 s, so less breaks them");
+
+/// <summary>How long a nonce is good for before a 438 asks for a fresh one.</summary>
+public sealed class NonceLifetimeParser() : BoundedSecondsParser(30, 86400, "a nonce must outlive a login and should not live for days");

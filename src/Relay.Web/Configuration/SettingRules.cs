@@ -30,6 +30,10 @@ public static class SettingRules
         new([nameof(RelaySettings.MaxChannelsPerAllocation)], nameof(RelaySettings.MaxChannelsPerAllocation),
             s => s.MaxChannelsPerAllocation < 1 ? "must be at least 1" : null),
 
+        // Lifetimes: the maximum cannot be below the default.
+        new([nameof(RelaySettings.AllocationLifetime), nameof(RelaySettings.MaxAllocationLifetime)], nameof(RelaySettings.MaxAllocationLifetime),
+            s => s.MaxAllocationLifetime < s.AllocationLifetime ? $"{s.MaxAllocationLifetime} is below --allocation-lifetime {s.AllocationLifetime}" : null),
+
         // Portal: a token needs somewhere to use it.
         new([nameof(RelaySettings.Token), nameof(RelaySettings.PortalUrl)], nameof(RelaySettings.PortalUrl),
             s => s.Token is not null && s.PortalUrl is null ? "is required when a portal token (FIREZONE_TOKEN) is given" : null),

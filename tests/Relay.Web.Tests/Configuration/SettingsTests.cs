@@ -35,6 +35,7 @@ public sealed class SettingsTests
         Assert.Equal(new IPEndPoint(IPAddress.Loopback, 9999), settings.ControlEndpoint);
         Assert.Equal(100, settings.UserQuota);
         Assert.Equal(0, settings.MaxAllocations);
+        Assert.Equal((600, 3600, 300, 600, 600), (settings.AllocationLifetime, settings.MaxAllocationLifetime, settings.PermissionLifetime, settings.ChannelLifetime, settings.NonceLifetime));
         Assert.Equal(256, settings.MaxPermissionsPerAllocation);
         Assert.Equal(256, settings.MaxChannelsPerAllocation);
         Assert.Equal(100, settings.UnauthenticatedRate);
@@ -88,6 +89,10 @@ public sealed class SettingsTests
     [InlineData("ebpf-offloading", "eth 0", "is not an interface name")]
     [InlineData("rng-seed", "-1", "is not an unsigned 64-bit integer")]
     [InlineData("max-channels-per-allocation", "0", "must be at least 1")]
+    [InlineData("permission-lifetime", "60", "is not between 300 and 3600 seconds (clients refresh permissions every 300 s")]
+    [InlineData("channel-lifetime", "7200", "is not between 600 and 3600 seconds")]
+    [InlineData("max-allocation-lifetime", "86400", "is not between 60 and 3600 seconds (RFC 8656 recommends at most 3600)")]
+    [InlineData("nonce-lifetime", "5", "is not between 30 and 86400 seconds")]
     [InlineData("max-permissions-per-allocation", "0", "must be at least 1")]
     [InlineData("unauthenticated-rate", "fast", "is not a whole number of 0 or more")]
     [InlineData("allowed-peer-ip", "10.0.0.0/8,192.168.1.1/16", "did you mean 192.168.0.0/16?")]
@@ -115,6 +120,11 @@ public sealed class SettingsTests
         Assert.Equal(["--highest-port (HIGHEST_PORT): '70000' is not a port number (1-65535)"], Errors(("highest-port", "70000")));
         Assert.Equal(["--auth-scheme (AUTH_SCHEME): 'x' is not firezone or turn-rest"], Errors(("auth-scheme", "x"), ("relay-secret", "short")));
     }
+
+    [Fact]
+    public void The_maximum_allocation_lifetime_cannot_be_below_the_default() =>
+        Assert.Equal(["--max-allocation-lifetime (MAX_ALLOCATION_LIFETIME): 900 is below --allocation-lifetime 1200"],
+            Errors(("allocation-lifetime", "1200"), ("max-allocation-lifetime", "900")));
 
     [Fact]
     public void The_relay_port_range_must_be_ordered_and_leave_out_the_listen_port()
