@@ -66,6 +66,20 @@ public sealed class PeerPolicyTests : IDisposable
     }
 
     [Fact]
+    public async Task A_refused_private_peer_is_logged_with_the_flag_that_allows_it()
+    {
+        var logs = new Relay.Web.Tests.Portal.LogCapture();
+        using var relay = new RelayFactory(new() { ["log-filter"] = "info" }) { Logs = logs };
+        using var client = new UdpTurnClient(relay.ListenV4, "logged");
+        await client.AllocateAsync();
+
+        Assert.Equal(403, (await client.RequestAsync(() => new MessageSpec(StunMethod.CreatePermission).Peer("10.1.2.3:5000"))).ErrorCode);
+
+        Assert.Contains(logs.Entries, e => e.Message.Contains("Refused peer 10.1.2.3:5000", StringComparison.Ordinal)
+            && e.Message.Contains("a private address; allow it with --allowed-peer-ip 10.1.2.3 (or --allow-private-peers in a lab)", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_loopback_peer_reaches_no_allocation()
     {
         using var client = new UdpTurnClient(_relay.ListenV4, "unpermitted");

@@ -1,3 +1,6 @@
+using System.Text.RegularExpressions;
+using Relay.Core.Net;
+using Relay.Core.Policy;
 using Relay.Core.Server;
 using Relay.Core.Stun;
 using Relay.Web.Configuration;
@@ -53,7 +56,7 @@ internal sealed partial class RelayEventLog : IRelayObserver
                 LogAuthFailed(_logger, e.Method, e.Client.ToString(), Describe(e.Reason), e.Username ?? "none");
                 break;
             case PeerRefused e when Admit("PeerRefused"):
-                LogPeerRefused(_logger, e.Client.ToString(), e.Peer.ToString(), e.Reason);
+                LogPeerRefused(_logger, e.Client.ToString(), e.Peer.ToString(), Describe(e.Reason, e.Peer));
                 break;
             case RequestRejected e when Admit(e.Reason.ToString()):
                 LogRejected(_logger, e.Method, e.Client.ToString(), e.ErrorCode, Describe(e));
@@ -87,6 +90,21 @@ internal sealed partial class RelayEventLog : IRelayObserver
 
         return true;
     }
+
+    /// <summary>Why the peer policy refused a peer, and the setting that would allow it where one should.</summary>
+    private static string Describe(PeerDenial reason, TransportAddress peer) => reason switch
+    {
+        PeerDenial.Private or PeerDenial.SharedAddressSpace or PeerDenial.Documentation =>
+            $"a {Snake(reason)} address; allow it with --allowed-peer-ip {peer.Address} (or --allow-private-peers in a lab)",
+        PeerDenial.Loopback => "a loopback address; --allow-loopback-peers allows those (single-machine testing only)",
+        PeerDenial.DeniedByOperator => "inside a --denied-peer-ip block",
+        PeerDenial.RelayItself => "one of the relay's own ports",
+        PeerDenial.PortZero => "port 0",
+        _ => $"a {Snake(reason)} address, never relayed unless --allowed-peer-ip names it",
+    };
+
+    private static string Snake(PeerDenial reason) =>
+        Regex.Replace(reason.ToString(), "(?<=[a-z])([A-Z])", " $1").ToLowerInvariant();
 
     private static string Describe(AuthFailure reason) => reason switch
     {
@@ -139,7 +157,7 @@ internal sealed partial class RelayEventLog : IRelayObserver
     private static partial void LogHeldBack(ILogger logger, int count, string reason);
 
     [LoggerMessage(EventId = 206, Level = LogLevel.Information, Message = "Refused peer {Peer} for {Client} with 403: {Reason}")]
-    private static partial void LogPeerRefused(ILogger logger, string client, string peer, Relay.Core.Policy.PeerDenial reason);
+    private static partial void LogPeerRefused(ILogger logger, string client, string peer, string reason);
 
     [LoggerMessage(EventId = 207, Level = LogLevel.Warning, Message = "Relay port {Port} ({Family}) is taken by another program (moved to another port: {Retried})")]
     private static partial void LogBindFailed(ILogger logger, ushort port, Relay.Core.Net.IpFamily family, bool retried);
