@@ -236,6 +236,7 @@ public class CommandLineTests
     public async Task Start_up_says_what_listens_where_and_status_reports_the_real_start()
     {
         using var relay = await RelayProcess.StartLoopbackAsync();
+        await Eventually.TrueAsync(() => relay.Output.Contains("Admin API on", StringComparison.Ordinal), "the start-up report's last line"); // follows the port lines
         Assert.Matches(@"firezone-relay \S+: standalone mode \(no portal token\), --auth-scheme firezone, data path userspace", relay.Output);
         Assert.Contains($"Listening for STUN/TURN on UDP port {relay.UdpPort} (127.0.0.1:{relay.UdpPort}, [::1]:{relay.UdpPort})", relay.Output);
         Assert.Contains($"Health checks and metrics on http://127.0.0.1:{relay.HttpPort} (/healthz, /readyz, /metrics)", relay.Output);

@@ -19,14 +19,19 @@ public enum NonceVerdict
 }
 
 /// <summary>
-/// Nonces that need no per-client state: <c>"1" + 8 hex digits of issue time (Unix seconds) + 24 hex digits of
-/// HMAC-SHA256(key, time ‖ client address ‖ client port)</c>. A flood of unauthenticated requests from spoofed
+/// Nonces that need no per-client state: <c>"obMatJos2gAAA"</c> (RFC 8489 §9.2's nonce cookie with the "password
+/// algorithms" security feature: the relay offers SHA-256), then <c>"1" + 8 hex digits of issue time (Unix
+/// seconds) + 24 hex digits of HMAC-SHA256(key, time ‖ client address ‖ client port)</c>. A flood of unauthenticated requests from spoofed
 /// sources therefore costs one HMAC each and no memory (the reference keeps a nonce per source forever).
 /// The key rotates every <see cref="Lifetime"/>; the previous key is kept so a nonce is valid for one full lifetime.
 /// </summary>
 public sealed class StatelessNonces
 {
-    public const int Length = 33;
+    /// <summary>"obMatJos2" and the base64 of the 24 feature bits 0x800000 (password algorithms; no username anonymity).</summary>
+    public const string Cookie = "obMatJos2gAAA";
+
+    public const int Length = 13 + InnerLength;
+    private const int InnerLength = 33;
     private const int MacHexLength = 24;
 
     private readonly IRandomSource _random;
@@ -52,18 +57,25 @@ public sealed class StatelessNonces
     {
         long issued = now.UnixSeconds;
         Span<char> text = stackalloc char[Length];
-        text[0] = '1';
-        ((uint)issued).TryFormat(text[1..], out _, "x8", CultureInfo.InvariantCulture);
+        Cookie.CopyTo(text);
+        Span<char> inner = text[Cookie.Length..];
+        inner[0] = '1';
+        ((uint)issued).TryFormat(inner[1..], out _, "x8", CultureInfo.InvariantCulture);
         Span<byte> mac = stackalloc byte[32];
         ComputeMac(KeyFor(issued, now)!, (uint)issued, client, mac);
-        Convert.TryToHexStringLower(mac[..(MacHexLength / 2)], text[9..], out _);
+        Convert.TryToHexStringLower(mac[..(MacHexLength / 2)], inner[9..], out _);
         return new string(text);
     }
 
     public NonceVerdict Verify(ReadOnlySpan<byte> nonce, ClientSocket client, Instant now)
     {
-        if (nonce.Length != Length || nonce[0] != (byte)'1'
-            || !TryParseHex(nonce.Slice(1, 8), out uint issuedLow))
+        if (nonce.Length != Length || !nonce.StartsWith("obMatJos2gAAA"u8))
+        {
+            return NonceVerdict.Invalid;
+        }
+
+        nonce = nonce[Cookie.Length..];
+        if (nonce[0] != (byte)'1' || !TryParseHex(nonce.Slice(1, 8), out uint issuedLow))
         {
             return NonceVerdict.Invalid;
         }

@@ -14,6 +14,9 @@ public sealed partial class RelayServer
     private const int MaxUsernameBytes = CredentialRules.MaxUsernameBytes;
     private const int MaxUnknownAttributes = 16;
 
+    /// <summary>PASSWORD-ALGORITHMS as sent in every challenge: SHA-256 preferred, then MD5, no parameters.</summary>
+    private static ReadOnlySpan<byte> OfferedPasswordAlgorithms => [0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00];
+
     /// <summary>A request being handled: the parsed message plus what authentication established.</summary>
     private ref struct Request
     {
@@ -203,18 +206,11 @@ public sealed partial class RelayServer
             return false;
         }
 
-        var algorithm = PasswordAlgorithm.Md5;
-        if (message.TryGetAttribute(StunAttr.PasswordAlgorithm, out ReadOnlySpan<byte> algorithmValue))
+        if (!TrySelectPasswordAlgorithm(message, out PasswordAlgorithm algorithm))
         {
-            ushort value = algorithmValue.Length >= 4 ? BinaryPrimitives.ReadUInt16BigEndian(algorithmValue) : (ushort)0;
-            if (value is not ((ushort)PasswordAlgorithm.Md5 or (ushort)PasswordAlgorithm.Sha256))
-            {
-                Emit(new AuthenticationFailed(request.Client, request.Method, AuthFailure.MissingAttributes, username));
-                RespondError(ref request, StunErrors.BadRequest);
-                return false;
-            }
-
-            algorithm = (PasswordAlgorithm)value;
+            Emit(new AuthenticationFailed(request.Client, request.Method, AuthFailure.MissingAttributes, username));
+            RespondError(ref request, StunErrors.BadRequest);
+            return false;
         }
 
         byte[] key = StunIntegrity.LongTermKey(username, _options.Realm, password, algorithm);
@@ -228,6 +224,39 @@ public sealed partial class RelayServer
         request.Kind = kind;
         request.Username = username;
         return !RejectUnknownAttributes(ref request);
+    }
+
+    /// <summary>
+    /// RFC 8489 §9.2.4 for a nonce whose cookie offers password algorithms (every nonce this relay issues): a request
+    /// with neither PASSWORD-ALGORITHMS nor PASSWORD-ALGORITHM is an RFC 5389 client and uses MD5; otherwise both must
+    /// be present, PASSWORD-ALGORITHMS must be exactly the list the relay sent (bid-down protection: the list is
+    /// covered by MESSAGE-INTEGRITY, so a list an attacker trimmed in the 401 no longer matches), and
+    /// PASSWORD-ALGORITHM must be one of it. Anything else is 400.
+    /// </summary>
+    private static bool TrySelectPasswordAlgorithm(in StunMessage message, out PasswordAlgorithm algorithm)
+    {
+        algorithm = PasswordAlgorithm.Md5;
+        bool hasList = message.TryGetAttribute(StunAttr.PasswordAlgorithms, out ReadOnlySpan<byte> list);
+        bool hasChoice = message.TryGetAttribute(StunAttr.PasswordAlgorithm, out ReadOnlySpan<byte> choice);
+        if (!hasList && !hasChoice)
+        {
+            return true;
+        }
+
+        if (!hasList || !hasChoice || !list.SequenceEqual(OfferedPasswordAlgorithms) || choice.Length != 4
+            || BinaryPrimitives.ReadUInt16BigEndian(choice[2..]) != 0)
+        {
+            return false;
+        }
+
+        ushort value = BinaryPrimitives.ReadUInt16BigEndian(choice);
+        if (value is not ((ushort)PasswordAlgorithm.Md5 or (ushort)PasswordAlgorithm.Sha256))
+        {
+            return false;
+        }
+
+        algorithm = (PasswordAlgorithm)value;
+        return true;
     }
 
     /// <summary>401 or 438 with REALM and a fresh NONCE, without MESSAGE-INTEGRITY (the client has no valid key yet).</summary>
@@ -248,6 +277,7 @@ public sealed partial class RelayServer
         writer.AddErrorCode(code, StunErrors.Reason(code));
         writer.AddString(StunAttr.Realm, _options.Realm);
         writer.AddString(StunAttr.Nonce, _nonces.Issue(request.Client, request.Now));
+        writer.AddAttribute(StunAttr.PasswordAlgorithms, OfferedPasswordAlgorithms); // required by the nonce cookie's feature bit
         Send(ref request, ref writer, code);
     }
 

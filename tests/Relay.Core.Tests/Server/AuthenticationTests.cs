@@ -66,7 +66,8 @@ public class AuthenticationTests
 
     /// <summary>
     /// An unauthenticated response carries exactly what the RFC requires: a Binding success its XOR-MAPPED-ADDRESS,
-    /// a challenge ERROR-CODE, REALM and NONCE; FINGERPRINT only when the request had one.
+    /// a challenge ERROR-CODE, REALM, NONCE and the PASSWORD-ALGORITHMS its nonce cookie requires; FINGERPRINT only
+    /// when the request had one.
     /// </summary>
     [Fact]
     public void Unauthenticated_responses_carry_only_the_required_attributes()
@@ -78,9 +79,9 @@ public class AuthenticationTests
         Assert.Equal([StunAttr.XorMappedAddress], binding.Attributes.Select(a => a.Type));
         var challenge = relay.Exchange(socket, new MessageSpec(StunMethod.Allocate).RequestedTransport().Add(0x7777, [1]).Build());
         Assert.Equal(401, challenge.ErrorCode); // not 420: attributes are checked after authentication
-        Assert.Equal([StunAttr.ErrorCode, StunAttr.Realm, StunAttr.Nonce], challenge.Attributes.Select(a => a.Type));
+        Assert.Equal([StunAttr.ErrorCode, StunAttr.Realm, StunAttr.Nonce, StunAttr.PasswordAlgorithms], challenge.Attributes.Select(a => a.Type));
         var refresh = relay.Exchange(socket, new MessageSpec(StunMethod.Refresh).Build(fingerprint: true));
-        Assert.Equal([StunAttr.ErrorCode, StunAttr.Realm, StunAttr.Nonce], refresh.Attributes.Select(a => a.Type));
+        Assert.Equal([StunAttr.ErrorCode, StunAttr.Realm, StunAttr.Nonce, StunAttr.PasswordAlgorithms], refresh.Attributes.Select(a => a.Type));
         Assert.True(refresh.HasFingerprint);
     }
 
@@ -213,17 +214,67 @@ public class AuthenticationTests
         Assert.True(response.VerifyIntegrity(client.Key));
     }
 
+    private static readonly byte[] Offered = [0, 2, 0, 0, 0, 1, 0, 0];
+
+    /// <summary>An RFC 8489 client: echoes PASSWORD-ALGORITHMS, picks SHA-256, keys with SHA-256, signs with MI-SHA256.</summary>
+    private static byte[] SignSha256(TestClient client, MessageSpec spec, byte[]? algorithms = null, byte[]? choice = null)
+    {
+        spec.Add(StunAttr.PasswordAlgorithms, algorithms ?? Offered).Add(StunAttr.PasswordAlgorithm, choice ?? [0, 2, 0, 0])
+            .Add(StunAttr.Username, client.Username).Add(StunAttr.Realm, client.Realm).Add(StunAttr.Nonce, client.Nonce!);
+        return spec.Build(StunIntegrity.LongTermKey(client.Username, client.Realm, client.Password, PasswordAlgorithm.Sha256), IntegrityKind.Sha256);
+    }
+
     [Fact]
-    public void Password_algorithm_sha256_changes_the_key()
+    public void Challenges_offer_sha256_with_the_nonce_cookie_and_password_algorithms()
+    {
+        var challenge = _relay.Client("198.51.100.7:40000").Challenge();
+        Assert.StartsWith("obMatJos2gAAA", challenge.GetString(StunAttr.Nonce));
+        Assert.Equal(Offered, challenge.Get(StunAttr.PasswordAlgorithms));
+    }
+
+    [Fact]
+    public void An_rfc_8489_client_allocates_and_binds_a_channel_with_sha256_keys_and_integrity()
     {
         var client = _relay.Client("198.51.100.7:40000");
         client.Challenge();
-        var spec = TestClient.AllocateSpec().Add(StunAttr.PasswordAlgorithm, [0, 2, 0, 0])
+        byte[] key = StunIntegrity.LongTermKey(client.Username, client.Realm, client.Password, PasswordAlgorithm.Sha256);
+
+        var allocated = _relay.Exchange(client.Socket, SignSha256(client, TestClient.AllocateSpec()));
+        var bound = _relay.Exchange(client.Socket, SignSha256(client, new MessageSpec(StunMethod.ChannelBind).ChannelNumber(0x4000).Peer("192.0.2.10:5000")));
+
+        Assert.True(allocated.IsSuccess);
+        Assert.True(allocated.HasIntegritySha256);
+        Assert.True(allocated.VerifyIntegrity(key));
+        Assert.False(allocated.VerifyIntegrity(client.Key)); // not the MD5 key
+        Assert.True(bound.IsSuccess);
+        Assert.True(bound.VerifyIntegrity(key));
+        Assert.True(client.SendChannelData(0x4000, [1, 2, 3]).ShouldRelay);
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0, 1, 0, 0 }, null)] // bid-down: an attacker stripped SHA-256 from the 401's list
+    [InlineData(new byte[] { 0, 1, 0, 0, 0, 2, 0, 0 }, null)] // reordered
+    [InlineData(null, new byte[] { 0, 3, 0, 0 })] // an algorithm that was not offered
+    [InlineData(null, new byte[] { 0, 2, 0, 4 })] // parameters SHA-256 does not take
+    public void A_password_algorithms_list_other_than_the_offered_one_or_an_unoffered_choice_is_400(byte[]? algorithms, byte[]? choice)
+    {
+        var client = _relay.Client("198.51.100.7:40000");
+        client.Challenge();
+        Assert.Equal(400, _relay.Exchange(client.Socket, SignSha256(client, TestClient.AllocateSpec(), algorithms, choice)).ErrorCode);
+        Assert.Equal(0, _relay.Server.AllocationCount);
+    }
+
+    [Fact]
+    public void Password_algorithm_without_the_list_is_400_and_neither_means_md5()
+    {
+        var client = _relay.Client("198.51.100.7:40000");
+        client.Challenge();
+        var alone = TestClient.AllocateSpec().Add(StunAttr.PasswordAlgorithm, [0, 2, 0, 0])
             .Add(StunAttr.Username, client.Username).Add(StunAttr.Realm, client.Realm).Add(StunAttr.Nonce, client.Nonce!);
         byte[] sha256Key = StunIntegrity.LongTermKey(client.Username, client.Realm, client.Password, PasswordAlgorithm.Sha256);
-        var response = _relay.Exchange(client.Socket, spec.Build(sha256Key, IntegrityKind.Sha256));
-        Assert.True(response.IsSuccess);
-        Assert.True(response.VerifyIntegrity(sha256Key));
+        Assert.Equal(400, _relay.Exchange(client.Socket, alone.Build(sha256Key, IntegrityKind.Sha256)).ErrorCode);
+
+        Assert.True(client.Request(TestClient.AllocateSpec()).VerifyIntegrity(client.Key)); // an RFC 5389 client: MD5
     }
 
     [Fact]
