@@ -30,8 +30,10 @@ public sealed class StatelessNonces
     /// <summary>"obMatJos2" and the base64 of the 24 feature bits 0x800000 (password algorithms; no username anonymity).</summary>
     public const string Cookie = "obMatJos2gAAA";
 
-    public const int Length = 13 + InnerLength;
+    public const int Length = 13 + InnerLength; // the cookie, then the time and MAC
     private const int InnerLength = 33;
+
+    private static ReadOnlySpan<byte> CookieBytes => "obMatJos2gAAA"u8;
     private const int MacHexLength = 24;
 
     private readonly IRandomSource _random;
@@ -69,7 +71,7 @@ public sealed class StatelessNonces
 
     public NonceVerdict Verify(ReadOnlySpan<byte> nonce, ClientSocket client, Instant now)
     {
-        if (nonce.Length != Length || !nonce.StartsWith("obMatJos2gAAA"u8))
+        if (nonce.Length != Length || !nonce.StartsWith(CookieBytes))
         {
             return NonceVerdict.Invalid;
         }

@@ -74,8 +74,6 @@ public sealed class PeerPolicy
         }
     }
 
-    public PeerPolicyOptions Options => _options;
-
     public PeerDenial Check(TransportAddress peer)
     {
         if (peer.Port == 0)

@@ -37,8 +37,6 @@ public sealed class SourceRateLimiter
         Array.Fill(_lastRefill, long.MinValue);
     }
 
-    public bool Enabled => _ratePerSecond > 0;
-
     /// <summary>Takes one token from <paramref name="source"/>'s bucket; false when it is empty.</summary>
     public bool TryAcquire(IpAddr source, Instant now)
     {

@@ -232,7 +232,7 @@ public sealed class RelayMetrics : IRelayObserver, IDisposable
     };
 
     /// <summary>"StaleNonce" → "stale_nonce".</summary>
-    private static string Snake(string name) =>
+    internal static string Snake(string name) =>
         string.Concat(name.Select((c, i) => char.IsUpper(c) && i > 0 ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 
     public void Dispose() => _meter.Dispose();

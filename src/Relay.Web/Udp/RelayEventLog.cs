@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Relay.Core.Net;
 using Relay.Core.Policy;
 using Relay.Core.Server;
@@ -95,16 +94,16 @@ internal sealed partial class RelayEventLog : IRelayObserver
     private static string Describe(PeerDenial reason, TransportAddress peer) => reason switch
     {
         PeerDenial.Private or PeerDenial.SharedAddressSpace or PeerDenial.Documentation =>
-            $"a {Snake(reason)} address; allow it with --allowed-peer-ip {peer.Address} (or --allow-private-peers in a lab)",
+            $"a {Words(reason)} address; allow it with --allowed-peer-ip {peer.Address} (or --allow-private-peers in a lab)",
         PeerDenial.Loopback => "a loopback address; --allow-loopback-peers allows those (single-machine testing only)",
         PeerDenial.DeniedByOperator => "inside a --denied-peer-ip block",
         PeerDenial.RelayItself => "one of the relay's own ports",
         PeerDenial.PortZero => "port 0",
-        _ => $"a {Snake(reason)} address, never relayed unless --allowed-peer-ip names it",
+        _ => $"a {Words(reason)} address, never relayed unless --allowed-peer-ip names it",
     };
 
-    private static string Snake(PeerDenial reason) =>
-        Regex.Replace(reason.ToString(), "(?<=[a-z])([A-Z])", " $1").ToLowerInvariant();
+    /// <summary>"SharedAddressSpace" → "shared address space".</summary>
+    private static string Words(PeerDenial reason) => Metrics.RelayMetrics.Snake(reason.ToString()).Replace('_', ' ');
 
     private static string Describe(AuthFailure reason) => reason switch
     {
