@@ -58,11 +58,18 @@ enum relay_pass_reason {
 	RELAY_PASS_REASONS,
 };
 
-/* Why a packet was dropped. Only failures after the frame was already rewritten drop: nothing else does. */
+/*
+ * Why a packet was dropped: a failure after the frame was already rewritten, or the allocation's bandwidth cap.
+ * Everything else is passed.
+ */
 enum relay_drop_reason {
-	RELAY_DROP_BOUNDS = 0,   /* the rewritten frame is shorter than its new headers */
-	RELAY_DROP_ADJUST_TAIL,  /* trimming padding failed after the headers were rewritten */
+	RELAY_DROP_BOUNDS = 0,      /* the rewritten frame is shorter than its new headers */
+	RELAY_DROP_ADJUST_TAIL,     /* trimming padding failed after the headers were rewritten */
+	RELAY_DROP_OVER_BANDWIDTH,  /* the allocation spent its --max-bps budget in that direction */
 	RELAY_DROP_REASONS,
 };
+
+/* Token buckets count bytes scaled by this, so that refilling (elapsed ns * bytes/s) needs no division. */
+#define RELAY_NS_PER_SECOND 1000000000ull
 
 #endif /* RELAY_CONSTS_H */

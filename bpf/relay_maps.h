@@ -43,6 +43,14 @@ struct {
 	__type(value, struct relay_config);
 } relay_config SEC(".maps");
 
+/* Indexed by allocation port: the bandwidth cap's buckets (untouched when relay_config.max_bps is 0). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct port_budget);
+} port_budgets SEC(".maps");
+
 /* Per-CPU, so counting needs no atomic instruction; no perf-event stream (it loses samples under load). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -17,6 +17,7 @@
 #define RELAY_STRUCTS_H
 
 #include <linux/types.h>
+#include <linux/bpf.h>
 #include "relay_consts.h"
 
 struct relay_addr {
@@ -77,6 +78,22 @@ struct relay_config {
 	__u16 mtu;             /* the interface MTU: IP packets longer than this are passed, not grown */
 	__u32 flags;           /* RELAY_CFG_* */
 	__u32 reserved;
+	__u64 max_bps;         /* --max-bps: payload bytes per second per allocation and direction; 0 = no cap */
+	__u64 burst_bytes;     /* bucket size: a second of max_bps, at least the largest datagram */
+};
+
+/*
+ * port_budgets value, indexed by allocation port: that allocation's --max-bps buckets, one per direction
+ * (RELAY_DIR_*). Tokens are bytes * RELAY_NS_PER_SECOND. Userspace zeroes the entry when the port is bound for a
+ * new allocation; a zero refill time means a full bucket. The lock is held only around the arithmetic, never
+ * across a helper call.
+ */
+struct port_budget {
+	struct bpf_spin_lock lock;
+	__u32 reserved;
+	__u64 tokens[RELAY_DIRECTIONS];
+	__u64 refilled_ns[RELAY_DIRECTIONS]; /* bpf_ktime_get_ns() of the last refill; 0 = never (full) */
+	__u64 over_bandwidth;                /* packets dropped over the cap, both directions (added atomically) */
 };
 
 /* relay_stats[0], one copy per CPU: userspace sums them. */

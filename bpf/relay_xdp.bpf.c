@@ -15,6 +15,7 @@
 #include "csum_helpers.h"
 #include "pckt_parsing.h"
 #include "pckt_encap.h"
+#include "budget_helpers.h"
 
 /* Frames larger than this cannot be one XDP buffer; capping offsets keeps them provable to the verifier. */
 #define MAX_FRAME 0x3fff
@@ -170,6 +171,29 @@ static __noinline int route_from_peer(const struct relay_config *cfg, struct rel
 	return RELAY_CONTINUE;
 }
 
+/*
+ * The bandwidth cap, once the frame is rewritten (so that a packet passed to userspace is never charged twice):
+ * the sending allocation's client-to-peer bucket and the receiving allocation's peer-to-client bucket; hairpin
+ * traffic is charged to both.
+ */
+static __always_inline int within_budget(const struct relay_config *cfg, const struct relay_packet *pkt,
+					 const struct relay_bindings *bindings, __u64 bytes)
+{
+	if (!cfg->max_bps)
+		return 1;
+	__u64 now = bpf_ktime_get_ns();
+	if (bindings->from_client &&
+	    !take_budget(cfg, bpf_ntohs(bindings->from_client->allocation_port), RELAY_DIR_CLIENT_TO_PEER, bytes, now))
+		return 0;
+	if (bindings->to_client) {
+		/* Hairpin: the receiving allocation's port is the peer port of the sender's binding. */
+		__be16 port = bindings->from_client ? bindings->from_client->peer_port : pkt->dport;
+		if (!take_budget(cfg, bpf_ntohs(port), RELAY_DIR_PEER_TO_CLIENT, bytes, now))
+			return 0;
+	}
+	return 1;
+}
+
 /* After XDP_TX: the bindings' counters (atomic: bindings are shared by CPUs) and the per-CPU route counters. */
 static __always_inline void count_relayed(struct relay_stats *stats, const struct relay_packet *pkt, const struct relay_route *route,
 					  const struct relay_bindings *bindings, __u64 bytes)
@@ -230,8 +254,11 @@ static __always_inline int relay_frame(struct xdp_md *ctx, const struct relay_co
 		return RELAY_PASS_NO_SOURCE_ADDRESS;
 
 	int outcome = relay_rewrite(ctx, cfg, pkt, route->in_channel, route->dropped_sum, out);
-	if (outcome == RELAY_TX)
-		count_relayed(stats, pkt, route, &scratch->bindings, out->payload_len);
+	if (outcome != RELAY_TX)
+		return outcome;
+	if (!within_budget(cfg, pkt, &scratch->bindings, out->payload_len))
+		return RELAY_DROP_BASE + RELAY_DROP_OVER_BANDWIDTH;
+	count_relayed(stats, pkt, route, &scratch->bindings, out->payload_len);
 	return outcome;
 }
 

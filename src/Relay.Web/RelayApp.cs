@@ -29,6 +29,12 @@ public static class RelayApp
             .Where(c => c.Value is not null)
             .ToDictionary(c => c.Key, c => values.TryGetValue(c.Key, out SettingValue given) && given.Text == c.Value ? given : new SettingValue(c.Value!, null), StringComparer.OrdinalIgnoreCase);
         var settings = SettingsLoader.Load(configured, out var errors, out var warnings) ?? throw new RelayConfigurationException(errors);
+        // Here rather than on the command line: test hosts add settings through the host configuration.
+        if (RelayCommandLine.ListenerProblems(settings).ToList() is { Count: > 0 } taken)
+        {
+            throw new RelayConfigurationException(taken);
+        }
+
         var logFilter = new DynamicLogFilter(settings.LogFilter);
         ConfigureLogging(builder, settings, logFilter);
 

@@ -88,9 +88,9 @@ public static class RelayCommandLine
             var errors = new List<string>();
             string? file = parse.GetValue(config) ?? (environment(SettingSources.ConfigEnvironment) is { Length: > 0 } fromEnvironment ? fromEnvironment : null);
             var values = SettingSources.Merge(commandLine, file, environment, errors);
-            if (errors.Count == 0 && SettingsLoader.Load(values, out errors, out _) is { } settings)
+            if (errors.Count == 0)
             {
-                errors.AddRange(ListenerProblems(settings));
+                SettingsLoader.Load(values, out errors, out _);
             }
 
             if (errors.Count > 0)
@@ -112,7 +112,7 @@ public static class RelayCommandLine
     /// A taken health or admin port, found before the host starts so the message names the setting (Kestrel's own
     /// failure would not); a race with another program is still reported when Kestrel binds.
     /// </summary>
-    private static IEnumerable<string> ListenerProblems(RelaySettings settings)
+    internal static IEnumerable<string> ListenerProblems(RelaySettings settings)
     {
         var endpoints = new (string Property, System.Net.IPEndPoint Endpoint)[]
         {
@@ -186,7 +186,16 @@ public static class RelayCommandLine
 
             return runtime.ExitCode;
         }
-        catch (Exception exception) when (Unwrap(exception) is RelayStartupException or RelayConfigurationException or IOException)
+        catch (Exception exception) when (Unwrap(exception) is RelayConfigurationException configuration)
+        {
+            foreach (string error in configuration.Errors)
+            {
+                Console.Error.WriteLine("error: " + error);
+            }
+
+            return 2;
+        }
+        catch (Exception exception) when (Unwrap(exception) is RelayStartupException or IOException)
         {
             Console.Error.WriteLine("error: " + Unwrap(exception).Message);
             return 2;

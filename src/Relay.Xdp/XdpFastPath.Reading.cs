@@ -50,6 +50,9 @@ public sealed unsafe partial class XdpFastPath
         }
     }
 
+    public long ReadOverBandwidth(AllocationPort port) =>
+        _program.PortBudgets.TryLookup(port.Value, out PortBudget budget) ? (long)budget.OverBandwidth : 0;
+
     public FastPathCounters ReadCounters()
     {
         XdpCounters total = SumStats();

@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Logging;
 using Relay.Core.FastPath;
 using Relay.Core.Net;
+using Relay.Core.Policy;
 using Relay.Core.Server;
 using Relay.Xdp.Maps;
 using Relay.Xdp.Native;
@@ -147,6 +148,8 @@ public sealed unsafe partial class XdpFastPath : IFastPath
             LowestPort = options.LowestPort,
             HighestPort = options.HighestPort,
             Mtu = (ushort)Math.Clamp(mtu, 68, ushort.MaxValue),
+            MaxBps = (ulong)options.MaxBytesPerSecondPerAllocation,
+            BurstBytes = (ulong)Math.Max(options.MaxBytesPerSecondPerAllocation, ByteBudget.MinimumBurstBytes),
         };
         if (options.PublicV4 is { } publicV4)
         {
@@ -182,6 +185,11 @@ public sealed unsafe partial class XdpFastPath : IFastPath
             if (_disposed != 0)
             {
                 return;
+            }
+
+            if (_liveFamilies[port.Value] == 0)
+            {
+                _program.PortBudgets.Update(port.Value, default); // a new allocation starts with full buckets
             }
 
             _liveFamilies[port.Value] |= (byte)(family == IpFamily.V4 ? XdpConstants.LiveV4 : XdpConstants.LiveV6);

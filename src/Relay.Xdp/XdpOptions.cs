@@ -26,5 +26,8 @@ public sealed record XdpOptions
     /// <summary>Source of IPv4-to-IPv6 translations (--ebpf-int6-addr); the interface's own IPv6 address when null.</summary>
     public IPAddress? InterfaceV6 { get; init; }
 
+    /// <summary>--max-bps: payload bytes per second per allocation and direction; 0 = no cap.</summary>
+    public long MaxBytesPerSecondPerAllocation { get; init; }
+
     public string ObjectPath { get; init; } = XdpProgram.DefaultObjectPath;
 }

@@ -35,6 +35,7 @@ internal sealed unsafe class XdpProgram : IDisposable
         LivePorts = new BpfMap<uint, uint>("live_ports", MapFd("live_ports"));
         Config = new BpfMap<uint, RelayConfig>("relay_config", MapFd("relay_config"));
         Stats = new PerCpuArray<RelayStats>("relay_stats", MapFd("relay_stats"));
+        PortBudgets = new BpfMap<uint, PortBudget>("port_budgets", MapFd("port_budgets"));
     }
 
     public int ProgramFd { get; }
@@ -48,6 +49,8 @@ internal sealed unsafe class XdpProgram : IDisposable
     public BpfMap<uint, RelayConfig> Config { get; }
 
     public PerCpuArray<RelayStats> Stats { get; }
+
+    public BpfMap<uint, PortBudget> PortBudgets { get; }
 
     public bool Attached => _linkFd >= 0;
 

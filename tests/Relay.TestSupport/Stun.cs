@@ -60,7 +60,13 @@ public sealed class MessageSpec
 
     public byte[] Build(byte[]? key = null, IntegrityKind kind = IntegrityKind.Sha1, bool fingerprint = false)
     {
-        var buffer = new byte[8192];
+        int attributeBytes = 0;
+        foreach (var (_, value) in Attributes)
+        {
+            attributeBytes += 4 + value.Length + 3;
+        }
+
+        var buffer = new byte[8192 + attributeBytes];
         var writer = new StunMessageWriter(buffer, Method, Class, TransactionId);
         foreach (var (type, value) in Attributes)
         {

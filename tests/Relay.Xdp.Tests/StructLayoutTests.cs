@@ -18,6 +18,7 @@ public sealed partial class StructLayoutTests
     public static TheoryData<string> SharedStructs => new()
     {
         "client_channel_key", "client_channel_value", "peer_binding_key", "peer_binding_value", "relay_config", "relay_stats",
+        "port_budget",
     };
 
     [RequiresTheory("clang", "bpftool")]
@@ -67,6 +68,7 @@ public sealed partial class StructLayoutTests
     [InlineData("RELAY_CFG_INTERFACE_V6", XdpConstants.ConfigInterfaceV6)]
     [InlineData("RELAY_LIVE_V4", XdpConstants.LiveV4)]
     [InlineData("RELAY_LIVE_V6", XdpConstants.LiveV6)]
+    [InlineData("RELAY_NS_PER_SECOND", XdpConstants.NsPerSecond)]
     public void Constants_match_the_header(string name, long value)
     {
         Match match = Regex.Match(Header(), @"#define\s+" + name + @"\s+\(?(?<value>\d+)(u\s*<<\s*(?<shift>\d+))?\)?");

@@ -36,6 +36,9 @@ public interface IFastPath : IDisposable
 
     /// <summary>What the fast path relayed for the allocation on <paramref name="port"/>.</summary>
     ChannelTraffic ReadAllocation(AllocationPort port);
+
+    /// <summary>Packets of the allocation on <paramref name="port"/> the fast path dropped for its bandwidth cap.</summary>
+    long ReadOverBandwidth(AllocationPort port);
 }
 
 /// <summary>Packets and payload bytes.</summary>
@@ -129,6 +132,8 @@ public sealed class NullFastPath : IFastPath
     public ChannelTraffic ReadChannel(AllocationPort port, ChannelNumber channel) => default;
 
     public ChannelTraffic ReadAllocation(AllocationPort port) => default;
+
+    public long ReadOverBandwidth(AllocationPort port) => 0;
 
     public void Dispose()
     {

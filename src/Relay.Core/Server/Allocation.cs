@@ -1,4 +1,5 @@
 using Relay.Core.Net;
+using Relay.Core.Policy;
 using Relay.Core.Stun;
 using Relay.Core.Time;
 
@@ -70,6 +71,13 @@ internal sealed class Allocation : Timed
     public required AllocateReplay Replay { get; init; }
 
     public int BindAttempts { get; set; }
+
+    /// <summary>The bandwidth cap's buckets, one per direction (full at creation; unused without a cap).</summary>
+    public ByteBudget BudgetFromClient;
+    public ByteBudget BudgetToClient;
+
+    /// <summary>Packets dropped because a direction's budget was spent (both directions).</summary>
+    public long PacketsOverBandwidth;
 
     public long PacketsFromClient;
     public long BytesFromClient;

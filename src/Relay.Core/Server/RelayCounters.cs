@@ -21,6 +21,9 @@ public enum DropReason
     UnexpectedStunClass,
     UnknownAllocationPort,
 
+    /// <summary>A relayed packet over its allocation's bandwidth cap (either direction).</summary>
+    OverBandwidth,
+
     /// <summary>An error response to an unauthenticated request withheld: its source had had its share.</summary>
     UnauthenticatedRateLimited,
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Relay.Core.Net;
+using Relay.Core.Policy;
 using Relay.Core.Stun;
 using Relay.Core.Time;
 
@@ -140,6 +141,8 @@ public sealed partial class RelayServer
             DontFragment = message.HasAttribute(StunAttr.DontFragment),
             Replay = new AllocateReplay(message.TransactionId.ToArray(), request.Kind, message.HasFingerprint,
                 (uint)lifetime.TotalSeconds, hasEvenPort, reservePair, reservation is not null, partialFailure),
+            BudgetFromClient = ByteBudget.Full(_options.MaxBytesPerSecondPerAllocation, request.Now),
+            BudgetToClient = ByteBudget.Full(_options.MaxBytesPerSecondPerAllocation, request.Now),
         };
 
         _allocationsByClient.Add(allocation.Client, allocation);

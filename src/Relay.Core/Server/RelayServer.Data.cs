@@ -33,6 +33,12 @@ public sealed partial class RelayServer
         }
 
         Allocation allocation = channel.Allocation;
+        if (!allocation.BudgetFromClient.TryTake(length, _options.MaxBytesPerSecondPerAllocation, now))
+        {
+            CountOverBandwidth(allocation);
+            return ClientRoute.None;
+        }
+
         allocation.PacketsFromClient++;
         allocation.BytesFromClient += length;
         channel.PacketsFromClient++;
@@ -104,6 +110,12 @@ public sealed partial class RelayServer
             return ClientRoute.None;
         }
 
+        if (!allocation.BudgetFromClient.TryTake(dataLength, _options.MaxBytesPerSecondPerAllocation, now))
+        {
+            CountOverBandwidth(allocation);
+            return ClientRoute.None;
+        }
+
         allocation.PacketsFromClient++;
         allocation.BytesFromClient += dataLength;
         Counters.CountRelayed(RelayDirection.ClientToPeer, from.Family, peer.Family, dataLength);
@@ -130,6 +142,12 @@ public sealed partial class RelayServer
 
         if (_channelsByPeer.TryGetValue((port, from), out Channel? channel) && channel.Bound && channel.ExpiresAt > now)
         {
+            if (!allocation.BudgetToClient.TryTake(payloadLength, _options.MaxBytesPerSecondPerAllocation, now))
+            {
+                CountOverBandwidth(allocation);
+                return PeerRoute.None;
+            }
+
             int start = payloadOffset - ChannelData.HeaderLength;
             ChannelData.WriteHeader(buffer[start..], channel.Number.Value, payloadLength);
             channel.PacketsToClient++;
@@ -150,6 +168,12 @@ public sealed partial class RelayServer
         {
             Counters.CountPeerRefused(refusal);
             Counters.CountDrop(DropReason.PeerRefused);
+            return PeerRoute.None;
+        }
+
+        if (!allocation.BudgetToClient.TryTake(payloadLength, _options.MaxBytesPerSecondPerAllocation, now))
+        {
+            CountOverBandwidth(allocation);
             return PeerRoute.None;
         }
 
@@ -174,6 +198,12 @@ public sealed partial class RelayServer
 
         CountToClient(allocation, from.Family, payloadLength);
         return new PeerRoute(allocation.Client, begin, message.Length);
+    }
+
+    private void CountOverBandwidth(Allocation allocation)
+    {
+        allocation.PacketsOverBandwidth++;
+        Counters.CountDrop(DropReason.OverBandwidth);
     }
 
     private void CountToClient(Allocation allocation, IpFamily peerFamily, int payloadLength)

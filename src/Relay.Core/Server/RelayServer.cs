@@ -254,7 +254,7 @@ public sealed partial class RelayServer
         }
 
         return new AllocationSnapshot(a.Id, a.Port, a.Client, a.Username, relayed, a.CreatedAt, a.ExpiresAt, permissions, channels,
-            a.PacketsFromClient, a.BytesFromClient, a.PacketsToClient, a.BytesToClient);
+            a.PacketsFromClient, a.BytesFromClient, a.PacketsToClient, a.BytesToClient, a.PacketsOverBandwidth);
     }
 
     private void Emit(RelayEvent relayEvent) => _observer?.OnEvent(relayEvent);

@@ -60,6 +60,12 @@ public sealed class RelayServerOptions
 
     public int MaxChannelsPerAllocation { get; init; } = 256;
 
+    /// <summary>
+    /// Payload bytes per second one allocation may relay in each direction (client to peers, peers to client), with
+    /// one second's burst; packets beyond it are dropped and counted. 0 means no cap.
+    /// </summary>
+    public long MaxBytesPerSecondPerAllocation { get; init; }
+
     /// <summary>SOFTWARE attribute in authenticated responses (RFC 8656 §5 SHOULD); omitted when null.</summary>
     public string? Software { get; init; }
 
@@ -127,6 +133,11 @@ public sealed class RelayServerOptions
         if (MaxAllocations < 0 || MaxAllocationsPerUser < 0 || MaxPermissionsPerAllocation < 1 || MaxChannelsPerAllocation < 1)
         {
             throw new ArgumentException("Quotas must be positive (MaxAllocationsPerUser may be 0 for unlimited).", nameof(MaxAllocationsPerUser));
+        }
+
+        if (MaxBytesPerSecondPerAllocation < 0)
+        {
+            throw new ArgumentException("The per-allocation bandwidth cap must be 0 (none) or more.", nameof(MaxBytesPerSecondPerAllocation));
         }
 
         if (UnauthenticatedResponsesPerSecond < 0 || UnauthenticatedResponseBurst < 1)

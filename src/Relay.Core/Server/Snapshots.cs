@@ -17,7 +17,8 @@ public sealed record AllocationSnapshot(
     long PacketsFromClient,
     long BytesFromClient,
     long PacketsToClient,
-    long BytesToClient);
+    long BytesToClient,
+    long PacketsOverBandwidth);
 
 public sealed record PermissionSnapshot(IpAddr Peer, Instant ExpiresAt);
 

@@ -192,7 +192,8 @@ public static class AdminEndpoints
             engine?.AllocationCount ?? 0,
             engine?.BoundChannelCount ?? 0,
             engine?.PermissionCount ?? 0,
-            runtime.FastPath.Enabled ? runtime.FastPath.Name : "userspace"));
+            runtime.FastPath.Enabled ? runtime.FastPath.Name : "userspace",
+            LimitsModel.From(settings)));
     }
 
     private static IResult SetLogFilter(DynamicLogFilter filter, string? directives = null)

@@ -20,6 +20,7 @@ namespace Relay.Web.Admin;
 /// <param name="Traffic">Payload packets and bytes relayed each way, by every data path together.</param>
 /// <param name="XdpTraffic">The part of <paramref name="Traffic"/> the XDP fast path relayed in the kernel; null when offloading is off.</param>
 /// <param name="DataPath">xdp when bound channels are relayed in the kernel (everything else still goes through userspace), else userspace.</param>
+/// <param name="PacketsOverBandwidth">Packets dropped because the allocation was over --max-bps (both directions, every data path).</param>
 public sealed record AllocationModel(
     long Id,
     string Client,
@@ -33,7 +34,8 @@ public sealed record AllocationModel(
     IReadOnlyList<ChannelModel> Channels,
     TrafficModel Traffic,
     TrafficModel? XdpTraffic,
-    string DataPath)
+    string DataPath,
+    long PacketsOverBandwidth)
 {
     /// <summary>The engine's snapshot plus what <paramref name="fastPath"/> relayed for the allocation, read now.</summary>
     public static AllocationModel From(AllocationSnapshot s, IFastPath fastPath, DateTimeOffset now)
@@ -53,7 +55,8 @@ public sealed record AllocationModel(
         s.Channels.OrderBy(c => c.Number.Value).Select(c => ChannelModel.From(c, s.Port, fastPath)).ToList(),
         TrafficModel.From(engine + offloaded),
         fastPath.Enabled ? TrafficModel.From(offloaded) : null,
-        fastPath.Enabled ? fastPath.Name : "userspace");
+        fastPath.Enabled ? fastPath.Name : "userspace",
+        s.PacketsOverBandwidth + (fastPath.Enabled ? fastPath.ReadOverBandwidth(s.Port) : 0));
     }
 }
 
@@ -156,6 +159,7 @@ public sealed record CredentialsResponse
 /// <param name="Channels">Bound channels.</param>
 /// <param name="Permissions">Installed permissions.</param>
 /// <param name="DataPath">xdp while the XDP fast path is attached, else userspace.</param>
+/// <param name="Limits">The quotas, caps and lifetimes in effect.</param>
 public sealed record StatusModel(
     string Version,
     DateTimeOffset? StartedAt,
@@ -169,7 +173,8 @@ public sealed record StatusModel(
     int Allocations,
     int Channels,
     int Permissions,
-    string DataPath);
+    string DataPath,
+    LimitsModel Limits);
 
 /// <summary>The portal connection.</summary>
 /// <param name="Url">Portal URL (without its query string).</param>

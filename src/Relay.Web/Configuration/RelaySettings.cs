@@ -108,6 +108,10 @@ public sealed record RelaySettings
         Help = "Channels one allocation may bind; beyond it ChannelBind gets 508.")]
     public int MaxChannelsPerAllocation { get; init; }
 
+    [Setting("--max-bps", "MAX_BPS", Default = "0", Parser = typeof(BandwidthParser), Concern = SettingConcern.Authentication,
+        Help = "Bandwidth cap per allocation and direction, in payload bytes per second as coturn's --max-bps (or with a unit: 1250kB, 10Mbit). Each direction may burst one second's worth; packets beyond it are dropped and counted (relay_dropped_packets_total{reason=\"over_bandwidth\"}, and per allocation in the admin API), in userspace and in the XDP fast path alike. 0 = no cap.")]
+    public long MaxBps { get; init; }
+
     [Setting("--allocation-lifetime", "ALLOCATION_LIFETIME", Default = "600", Parser = typeof(AllocationLifetimeParser), Concern = SettingConcern.Authentication,
         Help = "Seconds an allocation lives when the client asks for less or nothing (RFC 8656 default: 600).")]
     public int AllocationLifetime { get; init; }

@@ -54,6 +54,44 @@ public sealed class CountParser : SettingParser<int>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value) ? null : $"'{text}' is not a whole number of 0 or more";
 }
 
+/// <summary>
+/// Bytes per second: a plain number is bytes (coturn's <c>--max-bps</c> unit); k, M and G (or kB, MB, GB) multiply
+/// by 1000s; kbit, Mbit and Gbit are bits. "10Mbit" is 1250000.
+/// </summary>
+public sealed class BandwidthParser : SettingParser<long>
+{
+    private static readonly (string Suffix, double Bytes)[] Units =
+    [
+        ("kbit", 125), ("mbit", 125_000), ("gbit", 125_000_000),
+        ("kb", 1e3), ("mb", 1e6), ("gb", 1e9), ("k", 1e3), ("m", 1e6), ("g", 1e9), ("b", 1),
+    ];
+
+    protected override string? Parse(string text, out long value)
+    {
+        value = 0;
+        string number = text.Trim();
+        double scale = 1;
+        foreach ((string suffix, double bytes) in Units)
+        {
+            if (number.EndsWith(suffix, StringComparison.OrdinalIgnoreCase))
+            {
+                number = number[..^suffix.Length].TrimEnd();
+                scale = bytes;
+                break;
+            }
+        }
+
+        if (!double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double amount)
+            || amount * scale > int.MaxValue)
+        {
+            return $"'{text}' is not a rate such as 1250000 (bytes/s), 1250kB or 10Mbit (at most {int.MaxValue} bytes/s)";
+        }
+
+        value = (long)Math.Round(amount * scale);
+        return null;
+    }
+}
+
 /// <summary>An unsigned 64-bit integer.</summary>
 public sealed class UInt64Parser : SettingParser<ulong?>
 {

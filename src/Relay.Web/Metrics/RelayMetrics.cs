@@ -5,6 +5,8 @@ using Relay.Core.Net;
 using Relay.Core.Policy;
 using Relay.Core.Server;
 using Relay.Core.Stun;
+using Relay.Web.Admin;
+using Relay.Web.Configuration;
 using Relay.Web.Portal;
 using Relay.Web.Udp;
 using Relay.Xdp;
@@ -37,7 +39,7 @@ public sealed class RelayMetrics : IRelayObserver, IDisposable
     private readonly Counter<long> _authFailures;
     private readonly Histogram<long> _packetSize;
 
-    public RelayMetrics(IMeterFactory meters, RelayRuntime runtime, PortalStatus portal)
+    public RelayMetrics(IMeterFactory meters, RelayRuntime runtime, PortalStatus portal, RelaySettings settings)
     {
         _runtime = runtime;
         _meter = meters.Create(MeterName);
@@ -48,6 +50,9 @@ public sealed class RelayMetrics : IRelayObserver, IDisposable
             "{channel}", "Channel bindings currently bound.");
         _meter.CreateObservableUpDownCounter("relay.active_permissions", () => runtime.Engine?.PermissionCount ?? 0,
             "{permission}", "Permissions currently installed.");
+        IReadOnlyList<KeyValuePair<string, long>> limits = LimitsModel.From(settings).ToSamples();
+        _meter.CreateObservableGauge("relay.limit", () => Limits(limits), description:
+            "The quotas, caps (0 = none) and lifetimes in effect, by limit; the same values as /admin/status limits.");
         _responses = _meter.CreateCounter<long>("relay.responses", "{response}", "STUN/TURN responses sent, by class, message type and error code.");
         _authFailures = _meter.CreateCounter<long>("relay.auth.failures", "{failure}", "Requests that failed authentication, by reason.");
         _packetSize = _meter.CreateHistogram<long>("relay.packet.size", "By", "Size of each relayed payload.",
@@ -180,6 +185,14 @@ public sealed class RelayMetrics : IRelayObserver, IDisposable
         if (_runtime.FastPath is XdpFastPath xdp)
         {
             yield return new Measurement<T>(value(xdp.ReadProgramStats()));
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> Limits(IReadOnlyList<KeyValuePair<string, long>> limits)
+    {
+        foreach ((string name, long value) in limits)
+        {
+            yield return new Measurement<long>(value, new KeyValuePair<string, object?>("limit", name));
         }
     }
 

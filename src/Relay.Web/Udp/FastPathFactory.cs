@@ -33,6 +33,7 @@ internal sealed class XdpFastPathFactory(RelaySettings settings, ILoggerFactory 
             PublicV6 = publicV6,
             InterfaceV4 = settings.EbpfInt4,
             InterfaceV6 = settings.EbpfInt6,
+            MaxBytesPerSecondPerAllocation = settings.MaxBps,
         };
         try
         {

@@ -126,6 +126,7 @@ internal sealed partial class UdpRelayService : IHostedService, IDisposable
             NonceLifetime = TimeSpan.FromSeconds(_settings.NonceLifetime),
             MaxPermissionsPerAllocation = _settings.MaxPermissionsPerAllocation,
             MaxChannelsPerAllocation = _settings.MaxChannelsPerAllocation,
+            MaxBytesPerSecondPerAllocation = _settings.MaxBps,
             Software = _settings.NoSoftware ? null : SoftwareName,
             UnauthenticatedResponsesPerSecond = _settings.UnauthenticatedRate,
             UnauthenticatedResponseBurst = Math.Max(1, 2 * _settings.UnauthenticatedRate),

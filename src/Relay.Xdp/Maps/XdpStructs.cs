@@ -59,6 +59,22 @@ public unsafe struct RelayConfig
     public ushort Mtu;
     public uint Flags;
     public uint Reserved;
+    public ulong MaxBps;
+    public ulong BurstBytes;
+}
+
+/// <summary>
+/// port_budgets value. <c>Lock</c> is C's <c>struct bpf_spin_lock</c>: the kernel skips it when userspace writes the
+/// value, so writing a zeroed struct resets the buckets.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct PortBudget
+{
+    public uint Lock;
+    public uint Reserved;
+    public fixed ulong Tokens[XdpConstants.Directions];
+    public fixed ulong RefilledNs[XdpConstants.Directions];
+    public ulong OverBandwidth;
 }
 
 /// <summary>
@@ -108,7 +124,8 @@ public static class XdpConstants
     public const uint LiveV4 = 1u << 0;
     public const uint LiveV6 = 1u << 1;
     public const int PassReasons = 18;
-    public const int DropReasons = 2;
+    public const int DropReasons = 3;
+    public const ulong NsPerSecond = 1_000_000_000;
 }
 
 /// <summary>enum relay_pass_reason, in the same order.</summary>
@@ -139,4 +156,5 @@ public enum XdpDropReason
 {
     Bounds,
     AdjustTail,
+    OverBandwidth,
 }

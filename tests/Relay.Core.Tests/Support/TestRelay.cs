@@ -38,7 +38,8 @@ public sealed class TestRelay : IRelayObserver
         ushort highest = 65535,
         ChannelNumberRange channels = ChannelNumberRange.Rfc8656,
         bool allowLoopback = false,
-        int perUser = 100) => new()
+        int perUser = 100,
+        long maxBps = 0) => new()
     {
         PublicIPv4 = v4 ? IpAddr.Parse("203.0.113.1") : null,
         PublicIPv6 = v6 ? IpAddr.Parse("2001:db8::1") : null,
@@ -50,6 +51,7 @@ public sealed class TestRelay : IRelayObserver
         // The tests' peers are in the documentation blocks, which the relay refuses by default: allow them explicitly.
         Peers = new PeerPolicyOptions { AllowLoopback = allowLoopback, Allowed = TestPeers },
         MaxAllocationsPerUser = perUser,
+        MaxBytesPerSecondPerAllocation = maxBps,
     };
 
     public RelayServerOptions Options { get; }

@@ -96,6 +96,9 @@ public sealed class SettingsTests
     [InlineData("max-permissions-per-allocation", "0", "must be at least 1")]
     [InlineData("unauthenticated-rate", "fast", "is not a whole number of 0 or more")]
     [InlineData("allowed-peer-ip", "10.0.0.0/8,192.168.1.1/16", "did you mean 192.168.0.0/16?")]
+    [InlineData("max-bps", "10 Mbps", "is not a rate such as 1250000 (bytes/s), 1250kB or 10Mbit")]
+    [InlineData("max-bps", "-5", "is not a rate")]
+    [InlineData("max-bps", "100Gbit", "at most 2147483647 bytes/s")]
     public void A_bad_value_names_its_setting_and_the_problem(string key, string text, string problem)
     {
         string error = Assert.Single(Errors((key, text)));
@@ -112,6 +115,21 @@ public sealed class SettingsTests
     [InlineData("allowed-peer-ip", "10.41.0.0/16, fd41::/16 192.0.2.7")]
     [InlineData("denied-peer-ip", "")]
     public void Good_values_parse(string key, string text) => Assert.Empty(Errors((key, text)));
+
+    [Theory]
+    [InlineData("0", 0)]
+    [InlineData("1250000", 1_250_000)]
+    [InlineData("1250kB", 1_250_000)]
+    [InlineData("10Mbit", 1_250_000)]
+    [InlineData("1.5 MB", 1_500_000)]
+    [InlineData("64kbit", 8000)]
+    [InlineData("2G", 2_000_000_000)]
+    public void Bandwidth_is_bytes_per_second_with_optional_units(string text, long bytesPerSecond)
+    {
+        RelaySettings? settings = Load(out var errors, out _, ("max-bps", text));
+        Assert.Empty(errors);
+        Assert.Equal(bytesPerSecond, settings!.MaxBps);
+    }
 
     [Fact]
     public void Only_the_root_cause_is_reported()

@@ -55,5 +55,10 @@ public sealed class FakeFastPath : IFastPath
 
     public ChannelTraffic ReadAllocation(AllocationPort port) => AllocationTraffic;
 
+    public long ReadOverBandwidth(AllocationPort port) => OverBandwidth;
+
+    /// <summary>What <see cref="ReadOverBandwidth"/> reports for every port.</summary>
+    public long OverBandwidth { get; set; }
+
     public void Dispose() => Disposed = true;
 }

@@ -33,6 +33,9 @@ public sealed class RelayFactory : WebApplicationFactory<Program>
             ["bind-ip4-addr"] = "127.0.0.1",
             ["bind-ip6-addr"] = "::1",
             ["listen-port"] = "0",
+            // The test server replaces Kestrel; port 0 keeps the pre-start check off ports another relay may hold.
+            ["health-check-addr"] = "127.0.0.1:0",
+            ["control-endpoint"] = "127.0.0.1:0",
             ["lowest-port"] = (61000 + (slice * 100)).ToString(),
             ["highest-port"] = (61000 + (slice * 100) + 99).ToString(),
             ["relay-secret"] = Secret,

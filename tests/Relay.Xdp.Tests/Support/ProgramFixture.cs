@@ -91,3 +91,10 @@ public class ProgramFixture : IDisposable
 /// <summary>An IPv4-only relay: no public IPv6 address and none on the interface.</summary>
 public sealed class SingleStackProgramFixture() : ProgramFixture(
     Options with { PublicV6 = null }, new XdpInterface("test0", 0, 1500, [InterfaceV4], []));
+
+/// <summary>
+/// A relay with a per-allocation cap of 1000 bytes/s (--max-bps 1000): its buckets hold the 65,536-byte minimum and
+/// refill by one byte per millisecond, so a test's few milliseconds of frames cannot earn a packet's worth.
+/// </summary>
+public sealed class CappedProgramFixture() : ProgramFixture(
+    Options with { MaxBytesPerSecondPerAllocation = 1000 }, new XdpInterface("test0", 0, 1500, [InterfaceV4], [InterfaceV6]));
