@@ -46,6 +46,53 @@ public sealed class NamespaceEndToEndTests(XdpRelayFixture relay) : RelayingThro
         Assert.Equal(0, peer.Available);
     }
 
+    /// <summary>
+    /// --max-bps in the kernel: a client sending faster than its cap loses the excess in XDP (dropped there, not
+    /// passed to the relay's sockets), and every packet is accounted for as relayed or over the cap.
+    /// </summary>
+    [RequiresFact("clang", "ip", "ethtool", "sysctl", Root = true)]
+    public async Task An_allocation_over_its_cap_loses_the_excess_in_the_kernel()
+    {
+        const int Sent = 150, PayloadLength = 1000;
+        using var client = NewClient(IpFamily.V4);
+        await client.AllocateAsync(IpFamily.V6); // across families, the route only XDP relays in the kernel
+        using var peer = NewPeer(IpFamily.V6);
+        await client.ChannelBindAsync(Channel, peer.EndPoint);
+        var udpBefore = Relay.UdpInDatagrams();
+        long xdpDropsBefore = await Relay.MetricAsync("relay_xdp_dropped_packets_total", "reason=\"over_bandwidth\"");
+        var started = DateTime.UtcNow;
+        long received = 0;
+        for (int i = 0; i < Sent; i++)
+        {
+            await client.SendChannelDataAsync(Channel, new byte[PayloadLength]);
+            while (peer.Available > 0) // keep the peer's receive buffer from overflowing
+            {
+                await peer.ReceiveAsync();
+                received++;
+            }
+        }
+
+        JsonElement allocation = default;
+        string query = $"/admin/allocations?client={Uri.EscapeDataString(client.LocalEndPoint.ToString())}";
+        await Eventually.TrueAsync(async () =>
+        {
+            allocation = (await Relay.GetJsonAsync(query)).GetProperty("items")[0];
+            return allocation.GetProperty("xdpTraffic").GetProperty("packetsFromClient").GetInt64() + allocation.GetProperty("packetsOverBandwidth").GetInt64() == Sent;
+        }, "XDP to relay or drop every packet");
+
+        // 100 fit the 100 kB burst; the refill (100 bytes per millisecond) may add one per 10 ms of sending.
+        long relayed = allocation.GetProperty("xdpTraffic").GetProperty("packetsFromClient").GetInt64();
+        Assert.InRange(relayed, 100, 101 + (long)((DateTime.UtcNow - started).TotalMilliseconds / 10));
+        for (; received < relayed; received++)
+        {
+            await peer.ReceiveAsync();
+        }
+
+        Assert.Equal(0, peer.Available);
+        Assert.Equal(Sent - relayed, await Relay.MetricAsync("relay_xdp_dropped_packets_total", "reason=\"over_bandwidth\"") - xdpDropsBefore);
+        Assert.Equal(udpBefore, Relay.UdpInDatagrams()); // none of them reached the relay's sockets
+    }
+
     [RequiresFact("clang", "ip", "ethtool", "sysctl", Root = true)]
     public async Task A_refused_peer_gets_403_and_no_map_entry()
     {

@@ -53,7 +53,8 @@ internal static class EbpfEndpoints
             xdp.Mtu,
             new[] { xdp.Options.PublicV4, xdp.Options.PublicV6 }.OfType<System.Net.IPAddress>().Select(a => a.ToString()).ToList(),
             xdp.SourceV4?.ToString(),
-            xdp.SourceV6?.ToString());
+            xdp.SourceV6?.ToString(),
+            xdp.Options.MaxBytesPerSecondPerAllocation);
         var maps = BindingMaps.Select(name => new EbpfMapSummary(name, xdp.ReadBindings(name).Count, XdpConstants.MaxBindings))
             .Append(new EbpfMapSummary(LivePorts, xdp.ReadLivePorts().Count, 65536))
             .ToList();

@@ -14,7 +14,9 @@ public sealed record EbpfMapsModel(string Interface, string AttachMode, EbpfConf
 /// <param name="PublicAddresses">The relay's advertised addresses.</param>
 /// <param name="SourceV4">Source of IPv6-to-IPv4 translations (--ebpf-int4-addr or the interface's address).</param>
 /// <param name="SourceV6">Source of IPv4-to-IPv6 translations (--ebpf-int6-addr or the interface's address).</param>
-public sealed record EbpfConfigModel(int ListenPort, string RelayPorts, int Mtu, IReadOnlyList<string> PublicAddresses, string? SourceV4, string? SourceV6);
+/// <param name="MaxBytesPerSecondPerAllocation">--max-bps, enforced per allocation port and direction in port_budgets (0 = no cap).</param>
+public sealed record EbpfConfigModel(int ListenPort, string RelayPorts, int Mtu, IReadOnlyList<string> PublicAddresses, string? SourceV4, string? SourceV6,
+    long MaxBytesPerSecondPerAllocation);
 
 /// <summary>One BPF map.</summary>
 /// <param name="Name">client_channels, peer_bindings or live_ports.</param>

@@ -27,6 +27,9 @@ public partial class XdpRelayFixture : IAsyncLifetime
 
     public string? SkipReason { get; } = TestEnvironment.SkipReason(root: true, Requirements);
 
+    /// <summary>--max-bps of the relay: 100 kB/s per allocation and direction, so a one-second burst of 100 kB.</summary>
+    public const int MaxBytesPerSecond = 100_000;
+
     public async Task InitializeAsync()
     {
         if (SkipReason is not null)
@@ -45,6 +48,8 @@ public partial class XdpRelayFixture : IAsyncLifetime
             "--relay-secret", UdpTurnClient.DefaultSecret, "--log-filter", "info,Relay.Xdp=debug",
             // The lab's addresses are private, which the relay refuses by default; the tests allow them by name.
             "--allowed-peer-ip", "10.41.0.0/16", "--allowed-peer-ip", "fd41::/16",
+            // A bandwidth cap the other tests stay far below (they send a few kilobytes per allocation).
+            "--max-bps", $"{MaxBytesPerSecond}",
         ], launcher: ["ip", "netns", "exec", Topology.Relay.Name]);
         await Relay.WaitUntilListeningAsync();
         Admin = Topology.Relay.HttpClient("http://127.0.0.1:9999");
