@@ -128,20 +128,6 @@ public sealed class UdpTurnClient : IDisposable
         return buffer[..result.ReceivedBytes];
     }
 
-    /// <summary>True when nothing arrives within <paramref name="wait"/>.</summary>
-    public async Task<bool> NothingArrivesAsync(TimeSpan wait)
-    {
-        try
-        {
-            await ReceiveAsync(wait);
-            return false;
-        }
-        catch (OperationCanceledException)
-        {
-            return true;
-        }
-    }
-
     public void Dispose() => _socket.Dispose();
 }
 
