@@ -1,4 +1,5 @@
 using Relay.Web.Admin;
+using Relay.Web.Cloud;
 using Relay.Web.Configuration;
 using Relay.Web.Credentials;
 using Relay.Web.Health;
@@ -35,6 +36,8 @@ public static class RelayApp
             throw new RelayConfigurationException(taken);
         }
 
+        CloudInstance cloud = CloudMetadata.Discover(settings);
+        settings = CloudMetadata.Apply(settings, cloud);
         var logFilter = new DynamicLogFilter(settings.LogFilter);
         ConfigureLogging(builder, settings, logFilter);
 
@@ -51,7 +54,7 @@ public static class RelayApp
         builder.Services.AddHostedService<StatsReporter>();
         builder.Services.AddRelayProblemResponses();
         builder.Services.AddRelayOpenApi();
-        builder.AddRelayTelemetry(settings);
+        builder.AddRelayTelemetry(settings, cloud.ResourceAttributes);
         builder.Services.Configure<HostOptions>(o =>
         {
             o.ShutdownTimeout = TimeSpan.FromSeconds(10 + settings.DrainTimeout);

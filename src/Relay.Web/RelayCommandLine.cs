@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Relay.Web.Configuration;
 using Relay.Web.Credentials;
+using Relay.Web.Health;
 using Relay.Web.Udp;
 
 namespace Relay.Web;
@@ -8,7 +9,7 @@ namespace Relay.Web;
 /// <summary>
 /// The <c>firezone-relay</c> command line: one flag per setting (with its environment variables and
 /// <c>--config FILE</c> underneath), positional TOKEN and NAME for compatibility with the reference, and the
-/// <c>credentials</c> and <c>config-reference</c> subcommands. Exit codes: 0 after a clean shutdown, 1 for an
+/// <c>credentials</c>, <c>healthcheck</c> and <c>config-reference</c> subcommands. Exit codes: 0 after a clean shutdown, 1 for an
 /// unknown or malformed flag, 2 for invalid settings or a failed start, 3 when the portal refuses the relay (bad
 /// token, join error, token expired) or cannot be joined in time.
 /// </summary>
@@ -43,6 +44,7 @@ public static class RelayCommandLine
 
         root.Options.Add(config);
         root.Subcommands.Add(CredentialsCommand.Create(environment));
+        root.Subcommands.Add(HealthCheckCommand.Create(environment));
         var reference = new Command("config-reference", "Print the configuration reference (docs/configuration.md) generated from the settings' definitions.");
         reference.SetAction(_ => Console.Write(ConfigurationReference.Markdown()));
         root.Subcommands.Add(reference);

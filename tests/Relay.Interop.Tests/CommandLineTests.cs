@@ -112,6 +112,23 @@ public class CommandLineTests
     }
 
     [Fact]
+    public async Task The_healthcheck_subcommand_reports_the_relay_s_health_by_exit_code()
+    {
+        using var relay = await RelayProcess.StartLoopbackAsync();
+        var (code, output) = await RunAsync(["healthcheck"], new() { ["HEALTH_CHECK_ADDR"] = $"127.0.0.1:{relay.HttpPort}" });
+        Assert.True(code == 0, output);
+
+        Assert.Equal(0, await relay.TerminateAsync()); // the port it listened on is closed now
+        (code, output) = await RunAsync(["healthcheck", "--url", $"http://127.0.0.1:{relay.HttpPort}/healthz"]);
+        Assert.Equal(1, code);
+        Assert.Contains($"unhealthy: http://127.0.0.1:{relay.HttpPort}/healthz", output);
+
+        (code, output) = await RunAsync(["healthcheck"], new() { ["HEALTH_CHECK_ADDR"] = "8080" });
+        Assert.Equal(1, code);
+        Assert.Contains("unhealthy: HEALTH_CHECK_ADDR '8080' is not an address:port", output);
+    }
+
+    [Fact]
     public async Task Sigterm_shuts_down_cleanly_with_exit_code_zero()
     {
         using var relay = await RelayProcess.StartLoopbackAsync();

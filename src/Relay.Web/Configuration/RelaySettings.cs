@@ -1,6 +1,7 @@
 using System.Net;
 using Relay.Core.Auth;
 using Relay.Core.Net;
+using Relay.Web.Cloud;
 using Relay.Web.Logging;
 using Relay.Xdp;
 
@@ -27,6 +28,14 @@ public sealed record RelaySettings
     [Setting("--public-ip6-addr", "PUBLIC_IP6_ADDR", Parser = typeof(AdvertisedIpv6Parser), Concern = SettingConcern.Network,
         Help = "Public IPv6 address. Default: the global address of the IPv6 default route, if any.")]
     public IPAddress? PublicIp6 { get; init; }
+
+    [Setting("--listen-address-discovery-method", "LISTEN_ADDRESS_DISCOVERY_METHOD", Default = "none", Parser = typeof(ChoiceParser<AddressDiscoveryMethod>), Concern = SettingConcern.Network,
+        Help = "On a cloud VM, ask the instance metadata service at start for the public addresses not given above: gce-metadata or aws-ec2-metadata (IMDSv2). A family the instance has no public address of is left out.")]
+    public AddressDiscoveryMethod ListenAddressDiscovery { get; init; }
+
+    [Setting("--metadata-endpoint", "METADATA_ENDPOINT", Parser = typeof(MetadataUrlParser), Concern = SettingConcern.Network,
+        Help = "Base URL of the instance metadata service. Default: http://metadata.google.internal (GCE), http://169.254.169.254 (AWS).")]
+    public Uri? MetadataEndpoint { get; init; }
 
     [Setting("--bind-ip4-addr", "BIND_IP4_ADDR", Default = "0.0.0.0", Parser = typeof(BindIpv4Parser), Concern = SettingConcern.Network,
         Help = "Address the IPv4 sockets bind to.")]
@@ -137,7 +146,7 @@ public sealed record RelaySettings
     public Uri? PortalUrl { get; init; }
 
     [Setting("--token", "FIREZONE_TOKEN", Parser = typeof(TokenParser), Concern = SettingConcern.Portal,
-        Help = "Portal token; prefer the environment variable (command lines are visible to other users). Without it the relay runs standalone.")]
+        Help = "Portal token, or the absolute path of a file holding it (a mounted secret); prefer the environment variable (command lines are visible to other users). Without it the relay runs standalone.")]
     public string? Token { get; init; }
 
     [Setting("--name", "FIREZONE_NAME", Concern = SettingConcern.Portal, Help = "Name reported to the portal.")]
@@ -174,6 +183,10 @@ public sealed record RelaySettings
     [Setting("--otlp-grpc-endpoint", "OTLP_GRPC_ENDPOINT", Parser = typeof(OtlpEndpointParser), Concern = SettingConcern.Telemetry,
         Help = "OTLP/gRPC collector (host:port or URL) for metrics and traces.")]
     public Uri? OtlpEndpoint { get; init; }
+
+    [Setting("--otel-metadata-discovery-method", "OTEL_METADATA_DISCOVERY_METHOD", Default = "none", Parser = typeof(ChoiceParser<TelemetryDiscoveryMethod>), Concern = SettingConcern.Telemetry,
+        Help = "gce-metadata: read the VM's instance id, name and zone from the metadata service at start and put them in the OpenTelemetry resource (service.instance.id, gcp.gce.instance.name, cloud.availability_zone, cloud.region) of metrics and traces.")]
+    public TelemetryDiscoveryMethod OtelMetadataDiscovery { get; init; }
 
     [Setting("--ebpf-offloading", "EBPF_OFFLOADING", Parser = typeof(InterfaceParser), Concern = SettingConcern.Xdp,
         Help = "Network interface to attach the XDP fast path to (needs root or CAP_NET_ADMIN, CAP_BPF and CAP_PERFMON).")]

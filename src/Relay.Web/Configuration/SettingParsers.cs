@@ -136,11 +136,29 @@ public sealed class TextParser : SettingParser<string?>
 }
 
 /// <summary>A token: surrounding and embedded whitespace (line breaks of a pasted token) removed.</summary>
+/// <summary>
+/// The portal token, or the absolute path of a file holding it (a mounted Kubernetes or Docker secret): a token
+/// never starts with '/'. Whitespace (a file's trailing newline) is dropped.
+/// </summary>
 public sealed class TokenParser : SettingParser<string?>
 {
     protected override string? Parse(string text, out string? value)
     {
-        string token = string.Concat(text.Where(c => !char.IsWhiteSpace(c)));
+        value = null;
+        string token = text.Trim();
+        if (token.StartsWith('/'))
+        {
+            try
+            {
+                token = File.ReadAllText(token);
+            }
+            catch (Exception failure) when (failure is IOException or UnauthorizedAccessException)
+            {
+                return $"names the file '{token}', which cannot be read ({failure.Message.TrimEnd('.')})";
+            }
+        }
+
+        token = string.Concat(token.Where(c => !char.IsWhiteSpace(c)));
         value = token.Length == 0 ? null : token;
         return null;
     }
@@ -322,6 +340,27 @@ public sealed class PortalUrlParser : SettingParser<Uri?>
 }
 
 /// <summary>An OTLP/gRPC collector: host:port (http:// is prepended, as the reference does) or an http(s) URL.</summary>
+/// <summary>An http URL (the cloud metadata service, which is never reached over TLS).</summary>
+public sealed class MetadataUrlParser : SettingParser<Uri?>
+{
+    protected override string? Parse(string text, out Uri? value)
+    {
+        value = null;
+        if (text.Length == 0)
+        {
+            return null;
+        }
+
+        if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) || uri.Scheme != "http" || uri.PathAndQuery != "/")
+        {
+            return $"'{text}' is not an http://host[:port] URL";
+        }
+
+        value = uri;
+        return null;
+    }
+}
+
 public sealed class OtlpEndpointParser : SettingParser<Uri?>
 {
     protected override string? Parse(string text, out Uri? value)

@@ -14,13 +14,15 @@ namespace Relay.Web.Metrics;
 /// </summary>
 public static class TelemetrySetup
 {
-    public static WebApplicationBuilder AddRelayTelemetry(this WebApplicationBuilder builder, RelaySettings settings)
+    /// <param name="instanceAttributes">Resource attributes from the cloud's metadata (--otel-metadata-discovery-method).</param>
+    public static WebApplicationBuilder AddRelayTelemetry(this WebApplicationBuilder builder, RelaySettings settings, IReadOnlyList<KeyValuePair<string, object>> instanceAttributes)
     {
         builder.Services.AddSingleton<RelayMetrics>();
         string serviceName = builder.Configuration["OTEL_SERVICE_NAME"] is { Length: > 0 } name ? name : "relay";
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource
                 .AddService(serviceName, serviceNamespace: "firezone", serviceVersion: Health.RelayVersion.Current)
+                .AddAttributes(instanceAttributes)
                 .AddEnvironmentVariableDetector())
             .WithMetrics(metrics =>
             {

@@ -96,6 +96,8 @@ public sealed class SettingsTests
     [InlineData("max-permissions-per-allocation", "0", "must be at least 1")]
     [InlineData("unauthenticated-rate", "fast", "is not a whole number of 0 or more")]
     [InlineData("allowed-peer-ip", "10.0.0.0/8,192.168.1.1/16", "did you mean 192.168.0.0/16?")]
+    [InlineData("listen-address-discovery-method", "azure", "is not none or gce-metadata or aws-ec2-metadata")]
+    [InlineData("metadata-endpoint", "https://169.254.169.254", "is not an http://host[:port] URL")]
     [InlineData("max-bps", "10 Mbps", "is not a rate such as 1250000 (bytes/s), 1250kB or 10Mbit")]
     [InlineData("max-bps", "-5", "is not a rate")]
     [InlineData("max-bps", "100Gbit", "at most 2147483647 bytes/s")]
@@ -115,6 +117,26 @@ public sealed class SettingsTests
     [InlineData("allowed-peer-ip", "10.41.0.0/16, fd41::/16 192.0.2.7")]
     [InlineData("denied-peer-ip", "")]
     public void Good_values_parse(string key, string text) => Assert.Empty(Errors((key, text)));
+
+    [Fact]
+    public void The_portal_token_may_be_read_from_a_file()
+    {
+        string file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(file, "SFMyNTY.token-from-a-secret\n");
+            RelaySettings? settings = Load(out var errors, out _, ("token", file), ("api-url", "wss://api.firezone.dev"));
+            Assert.Empty(errors);
+            Assert.Equal("SFMyNTY.token-from-a-secret", settings!.Token);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+
+        string error = Assert.Single(Errors(("token", file), ("api-url", "wss://api.firezone.dev")));
+        Assert.StartsWith($"--token (FIREZONE_TOKEN): names the file '{file}', which cannot be read", error);
+    }
 
     [Theory]
     [InlineData("0", 0)]
