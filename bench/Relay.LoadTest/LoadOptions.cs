@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using Relay.Core.Auth;
 
 namespace Relay.LoadTest;
@@ -11,8 +12,9 @@ internal sealed class UsageException(string message) : Exception(message);
 internal sealed class LoadOptions
 {
     public const int PayloadHeaderLength = 25; // run id, allocation, sequence, timestamp, phase
-    public const int MaxAllocations = 1000;    // one receive thread per allocation
-    public const int MaxSeconds = 250;         // permissions live 300 s and the tool never refreshes them
+    public const int MaxAllocations = 20_000;  // one socket each; a relay's default port range holds 16,384
+    public const int MaxSeconds = 250;         // per run or soak round: permissions live 300 s and the tool never refreshes them
+    public const int MaxSourceAddresses = 254; // 127.0.0.1 .. 127.0.0.254
 
     public IPEndPoint Server { get; private set; } = new(IPAddress.Loopback, 3478);
 
@@ -64,6 +66,44 @@ internal sealed class LoadOptions
 
     public string? Label { get; private set; }
 
+    /// <summary>Receive threads; each waits for its share of the allocation sockets with epoll.</summary>
+    public int Receivers { get; private set; } = 2;
+
+    /// <summary>Client sockets bind round robin to 127.0.0.1 .. 127.0.0.N; 0 = the kernel chooses.</summary>
+    public int SourceAddresses { get; private set; }
+
+    /// <summary>Soak mode: rounds of allocate, relay, release, with the server's RSS and tables checked.</summary>
+    public bool Soak { get; private set; }
+
+    public int Rounds { get; private set; } = 2;
+
+    /// <summary>Base URL of the relay's control endpoint (admin API), where /admin/status reports the tables.</summary>
+    public Uri Admin { get; private set; } = new("http://127.0.0.1:9999");
+
+    public string? AdminToken { get; private set; } = Environment.GetEnvironmentVariable("ADMIN_TOKEN");
+
+    /// <summary>
+    /// Allowed VmRSS growth from the end of round 1 to the end of the last round, in MiB. Even after a full GC the
+    /// runtime keeps free heap regions (4 MiB each) committed for reuse: RssAnon stepped by 4.4-6.5 MiB between
+    /// some rounds and not others, flat over many rounds. Code keeps arriving too (tier-1 JIT, pages of the binaries
+    /// touched late: ~1.5 MiB). 16 MiB holds two such steps and the code; a relay keeping even half of what an
+    /// allocation holds (~6-7 KB, so ~15-17 MiB for 5,000) fails.
+    /// </summary>
+    public double RssToleranceMiB { get; private set; } = 16;
+
+    /// <summary>Soak: induce a full GC in the (.NET) server before each RSS sample, and wait for it on /metrics.</summary>
+    public bool InduceGc { get; private set; }
+
+    /// <summary>The server's Prometheus endpoint, read for dotnet_gc_collections_total with --induce-gc.</summary>
+    public Uri Metrics { get; private set; } = new("http://127.0.0.1:8080/metrics");
+
+    /// <summary>Seconds the soak waits for the server's tables to reach the expected counts.</summary>
+    public double Settle { get; private set; } = 15;
+
+    /// <summary>The address allocation <paramref name="index"/> binds to, or null for the kernel's choice.</summary>
+    public IPAddress? SourceAddress(int index) =>
+        SourceAddresses == 0 ? null : new IPAddress(new byte[] { 127, 0, 0, (byte)(1 + (index % SourceAddresses)) });
+
     public const string Usage = """
         relay-loadtest: TURN/UDP load generator (ChannelData through a TURN server to a UDP echo peer and back).
 
@@ -74,7 +114,7 @@ internal sealed class LoadOptions
           --auth-scheme S         turn-rest (default: user "<expiry>:<user>", password base64(HMAC-SHA1(secret, user)))
                                   or firezone (user "<expiry>:<user><i>", password base64(SHA-256("expiry:secret:salt")))
           --user NAME             user part of the username (default load)
-          --allocations N         allocations, one UDP socket and one channel each (default 10, max 1000)
+          --allocations N         allocations, one UDP socket and one channel each (default 10, max 20000)
           --rate PPS              total packets/s sent by the client over all allocations (default 10000);
                                   0 = unpaced: closed loop, --window packets in flight per allocation
           --window W              in-flight packets per allocation when --rate 0 (default 16)
@@ -95,12 +135,35 @@ internal sealed class LoadOptions
           --label TEXT            free text copied into the report
           --one-way               the echo peer only counts and times what arrives (client -> relay -> peer);
                                   needs --rate > 0 and the tool's own peer. Latency is then one way.
+          --receivers N           receive threads; each serves every Nth allocation socket with epoll (default 2)
+          --source-addresses N    bind the client sockets round robin to 127.0.0.1 .. 127.0.0.N (max 254; IPv4
+                                  loopback servers only), so per-source-IP limits such as the relay's
+                                  --unauthenticated-rate see N clients instead of one (default: kernel's choice)
           --json                  print the report as one JSON object on stdout
           --quiet                 no per-second progress on stderr
 
+        Soak (--soak): --rounds times: allocate all, check the server's tables, relay for --warmup + --duration,
+        release every allocation (Refresh LIFETIME 0) and wait until the tables are empty. Records the server's RSS
+        (/proc/PID/status VmRSS) at each step, reports RSS per allocation, and fails (exit 1) on any loss, on tables
+        that do not come back to 0, or when the RSS after the last round exceeds the RSS after round 1 by more than
+        --rss-tolerance. Needs --server-pid and the admin API. Each round stays under 250 s.
+          --soak                  run the soak instead of one measurement
+          --rounds N              soak rounds (default 2, min 2, max 10)
+          --admin URL             the relay's control endpoint, for /admin/status (default http://127.0.0.1:9999)
+          --admin-token TOKEN     bearer token of the admin API (default: $ADMIN_TOKEN; none needed on loopback)
+          --rss-tolerance MIB     allowed VmRSS growth from the end of round 1 to the end of the last (default 16)
+          --settle S              how long the tables may take to reach the expected counts (default 15)
+          --induce-gc             before each RSS sample, induce a full GC in the server (a .NET process: an
+                                  EventPipe session with the GCHeapCollect keyword, as dotnet-gcdump does) and wait
+                                  until dotnet_gc_collections_total{gen2} on --metrics counts it. Without it RSS
+                                  includes whatever garbage the GC has not collected yet (up to its gen0 budget,
+                                  about the L3 cache size), which says more about GC timing than about leaks
+          --metrics URL           the server's Prometheus endpoint (default http://127.0.0.1:8080/metrics)
+
         Reported: echoes/s = round trips/s (client -> relay -> peer -> relay -> client). Each echo is 2 relayed
         datagrams (ChannelData -> UDP and UDP -> ChannelData), also reported as relayed_datagrams_per_s.
-        Exit codes: 0 measured, 1 loss above --max-loss or nothing echoed, 2 usage or set-up failure.
+        Exit codes: 0 measured, 1 loss above --max-loss or nothing echoed (soak: any check failed), 2 usage or set-up
+        failure.
         """;
 
     public static LoadOptions Parse(string[] args)
@@ -129,6 +192,18 @@ internal sealed class LoadOptions
             if (name is "--one-way")
             {
                 options.OneWay = true;
+                continue;
+            }
+
+            if (name is "--soak")
+            {
+                options.Soak = true;
+                continue;
+            }
+
+            if (name is "--induce-gc")
+            {
+                options.InduceGc = true;
                 continue;
             }
 
@@ -205,6 +280,34 @@ internal sealed class LoadOptions
                 case "--label":
                     options.Label = value;
                     break;
+                case "--receivers":
+                    options.Receivers = ParseInt(name, value, 1, 64);
+                    break;
+                case "--source-addresses":
+                    options.SourceAddresses = ParseInt(name, value, 1, MaxSourceAddresses);
+                    break;
+                case "--rounds":
+                    options.Rounds = ParseInt(name, value, 2, 10);
+                    break;
+                case "--admin":
+                    options.Admin = Uri.TryCreate(value, UriKind.Absolute, out Uri? admin) && admin.Scheme is "http" or "https"
+                        ? admin
+                        : throw new UsageException($"--admin must be an http(s) URL such as http://127.0.0.1:9999, not '{value}'");
+                    break;
+                case "--metrics":
+                    options.Metrics = Uri.TryCreate(value, UriKind.Absolute, out Uri? metrics) && metrics.Scheme is "http" or "https"
+                        ? metrics
+                        : throw new UsageException($"--metrics must be an http(s) URL such as http://127.0.0.1:8080/metrics, not '{value}'");
+                    break;
+                case "--admin-token":
+                    options.AdminToken = value;
+                    break;
+                case "--rss-tolerance":
+                    options.RssToleranceMiB = ParseDouble(name, value, 0, 65536);
+                    break;
+                case "--settle":
+                    options.Settle = ParseDouble(name, value, 1, 300);
+                    break;
                 default:
                     throw new UsageException($"unknown option {name}");
             }
@@ -218,6 +321,26 @@ internal sealed class LoadOptions
         if (options.OneWay && (options.Rate == 0 || options.Peer is not null))
         {
             throw new UsageException("--one-way needs --rate above 0 and the tool's own echo peer (no --peer)");
+        }
+
+        if (options.SourceAddresses > 0 && !(options.Server.AddressFamily == AddressFamily.InterNetwork && IPAddress.IsLoopback(options.Server.Address)))
+        {
+            throw new UsageException($"--source-addresses spreads clients over 127.0.0.x, so it needs an IPv4 loopback --server, not {options.Server}");
+        }
+
+        if (options.Soak && options.ServerPid is null)
+        {
+            throw new UsageException("--soak needs --server-pid (the server's RSS is what it measures)");
+        }
+
+        if (options.InduceGc && !options.Soak)
+        {
+            throw new UsageException("--induce-gc belongs to --soak");
+        }
+
+        if (options.Soak && options.OneWay)
+        {
+            throw new UsageException("--soak relays both ways; drop --one-way");
         }
 
         if (options.Warmup + options.Duration > MaxSeconds)

@@ -18,8 +18,9 @@ internal enum Phase
 
 /// <summary>
 /// The data path. Paced mode: one sender thread with a token bucket round-robins over the allocations' sockets.
-/// Unpaced mode (--rate 0): closed loop, each receive thread keeps --window packets in flight on its allocation.
-/// One receive thread per allocation blocks in <see cref="Socket.ReceiveFrom(Span{byte}, SocketFlags, SocketAddress)"/>.
+/// Unpaced mode (--rate 0): closed loop, the receive thread that owns an allocation keeps --window packets in flight
+/// on it. --receivers threads (default 2) each own every Nth allocation and wait for all of their sockets in one
+/// epoll set, reading the ready ones without blocking; thread per allocation would not scale to 10,000 of them.
 /// Payload (after the 4-byte ChannelData header): run id (u32), allocation (u32), sequence (u64), send timestamp
 /// (Stopwatch ticks, i64), phase (u8), filler. Nothing on the per-packet path allocates. One-way mode (--one-way):
 /// the peer's socket is read instead, by one thread, and latency is client to peer.
@@ -35,13 +36,18 @@ internal sealed class LoadRunner
     private const int OutOfOrderOffset = 2;
     private const int ForeignOffset = 3;
     private const int ReceiveTimeoutMs = 100;
+    private const int PerSocketBudget = 32; // datagrams read from one ready socket before the next one's turn
+    private const int WaitMs = 20;
 
     private readonly LoadOptions _options;
     private readonly TurnAllocation[] _allocations;
     private readonly uint _runId;
     private readonly long[] _send;
     private readonly long[] _recv;
-    private readonly LatencyHistogram[] _histograms;
+    private readonly LatencyHistogram[] _histograms; // one per receive thread (only that thread records)
+    private readonly long[] _highest;                 // per lane: highest sequence echoed (owner thread only)
+    private readonly long[] _lastProgress;            // per lane: Stopwatch time of the last echo or refill
+    private readonly int _receivers;
     private readonly double _nanosPerTick = 1e9 / Stopwatch.Frequency;
     private readonly Socket? _oneWayReceiver;
     private readonly List<Thread> _threads = new();
@@ -59,11 +65,16 @@ internal sealed class LoadRunner
         _runId = (uint)Random.Shared.Next() | 1u;
         _send = new long[(allocations.Length + 1) * Stride];
         _recv = new long[(allocations.Length + 1) * Stride];
-        _histograms = new LatencyHistogram[allocations.Length];
-        for (int i = 0; i < allocations.Length; i++)
+        _receivers = oneWayReceiver is null ? Math.Min(options.Receivers, allocations.Length) : 1;
+        _histograms = new LatencyHistogram[_receivers];
+        for (int i = 0; i < _receivers; i++)
         {
             _histograms[i] = new LatencyHistogram();
         }
+
+        _highest = new long[allocations.Length];
+        Array.Fill(_highest, -1);
+        _lastProgress = new long[allocations.Length];
     }
 
     public Phase Phase => (Phase)Volatile.Read(ref _phase);
@@ -92,18 +103,17 @@ internal sealed class LoadRunner
 
     public void Start()
     {
-        if (_oneWayReceiver is { } receiver)
+        if (_oneWayReceiver is { } peerSocket)
         {
-            receiver.ReceiveTimeout = ReceiveTimeoutMs;
-            _threads.Add(new Thread(() => OneWayReceiveLoop(receiver)) { Name = "lt-peer-recv", IsBackground = true });
+            peerSocket.ReceiveTimeout = ReceiveTimeoutMs;
+            _threads.Add(new Thread(() => OneWayReceiveLoop(peerSocket)) { Name = "lt-peer-recv", IsBackground = true });
         }
         else
         {
-            for (int i = 0; i < _allocations.Length; i++)
+            for (int i = 0; i < _receivers; i++)
             {
-                int lane = i;
-                _allocations[i].Socket.ReceiveTimeout = ReceiveTimeoutMs;
-                _threads.Add(new Thread(() => ReceiveLoop(lane)) { Name = $"lt-recv-{lane}", IsBackground = true });
+                int receiver = i;
+                _threads.Add(new Thread(() => ReceiveLoop(receiver)) { Name = $"lt-recv-{receiver}", IsBackground = true });
             }
         }
 
@@ -126,11 +136,6 @@ internal sealed class LoadRunner
         foreach (Thread thread in _threads)
         {
             thread.Join();
-        }
-
-        foreach (TurnAllocation allocation in _allocations)
-        {
-            allocation.Socket.ReceiveTimeout = 0;
         }
     }
 
@@ -236,89 +241,124 @@ internal sealed class LoadRunner
         }
     }
 
-    private void ReceiveLoop(int lane)
+    /// <summary>Serves lanes <paramref name="receiver"/>, +receivers, ... until <see cref="Phase.Stop"/>.</summary>
+    private unsafe void ReceiveLoop(int receiver)
     {
-        Socket socket = _allocations[lane].Socket;
-        byte[] buffer = new byte[65536];
-        var from = new SocketAddress(socket.AddressFamily);
-        int slot = lane * Stride;
-        bool closedLoop = !Paced;
-        int window = _options.Window;
-        byte[]? packet = closedLoop ? NewPacket() : null;
-        long highest = -1;
-
-        if (closedLoop)
+        int lanes = (_allocations.Length - receiver + _receivers - 1) / _receivers;
+        using var epoll = new Epoll(Math.Min(1024, lanes));
+        int[] fds = new int[_allocations.Length];
+        for (int lane = receiver; lane < _allocations.Length; lane += _receivers)
         {
-            FillWindow(lane, packet!, highest, window);
+            fds[lane] = Native.Fd(_allocations[lane].Socket);
+            epoll.Add(fds[lane], lane);
         }
 
-        while (true)
+        LatencyHistogram histogram = _histograms[receiver];
+        bool closedLoop = !Paced;
+        byte[]? packet = closedLoop ? NewPacket() : null;
+        long stallTicks = ReceiveTimeoutMs * Stopwatch.Frequency / 1000;
+        long nextSweep = Stopwatch.GetTimestamp() + stallTicks;
+        if (closedLoop)
         {
-            int phase = Volatile.Read(ref _phase);
-            if (phase >= (int)Phase.Stop)
+            for (int lane = receiver; lane < _allocations.Length; lane += _receivers)
             {
-                return;
+                _lastProgress[lane] = Stopwatch.GetTimestamp();
+                FillWindow(lane, packet!, _highest[lane], _options.Window);
             }
+        }
 
-            int length;
-            try
+        byte[] buffer = GC.AllocateArray<byte>(65536, pinned: true);
+        fixed (byte* raw = buffer)
+        {
+            while (Volatile.Read(ref _phase) < (int)Phase.Stop)
             {
-                length = socket.ReceiveFrom(buffer, SocketFlags.None, from);
-            }
-            catch (SocketException exception) when (exception.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
-            {
-                if (closedLoop && phase < (int)Phase.Drain)
+                int ready = epoll.Wait(WaitMs);
+                for (int i = 0; i < ready; i++)
                 {
-                    // Nothing came back for 100 ms: count what is in flight as lost and start a new window.
-                    highest = _send[slot + NextSeqOffset] - 1;
-                    Interlocked.Increment(ref _refills);
-                    FillWindow(lane, packet!, highest, window);
+                    int lane = epoll.TokenAt(i);
+                    for (int budget = 0; budget < PerSocketBudget; budget++)
+                    {
+                        int length = Native.ReceiveNow(fds[lane], raw, buffer.Length);
+                        if (length < 0)
+                        {
+                            if (length != -Native.EAGAIN && length != -Native.EINTR)
+                            {
+                                // A queued ICMP error (ECONNREFUSED...) is reported once and then cleared.
+                                Interlocked.Increment(ref _receiveErrors);
+                            }
+
+                            break;
+                        }
+
+                        OnDatagram(lane, buffer.AsSpan(0, length), histogram, packet);
+                    }
                 }
 
-                continue;
-            }
-            catch (SocketException)
-            {
-                Interlocked.Increment(ref _receiveErrors);
-                continue;
-            }
-            catch (ObjectDisposedException)
-            {
-                return;
-            }
-
-            long now = Stopwatch.GetTimestamp();
-            ReadOnlySpan<byte> datagram = buffer.AsSpan(0, length);
-            if (length < ChannelData.HeaderLength + LoadOptions.PayloadHeaderLength
-                || BinaryPrimitives.ReadUInt16BigEndian(datagram) != TurnAllocation.Channel
-                || BinaryPrimitives.ReadUInt16BigEndian(datagram[2..]) != _options.Size
-                || BinaryPrimitives.ReadUInt32LittleEndian(datagram[4..]) != _runId
-                || BinaryPrimitives.ReadInt32LittleEndian(datagram[8..]) != lane)
-            {
-                _recv[slot + ForeignOffset]++;
-                continue;
-            }
-
-            Account(lane, datagram[ChannelData.HeaderLength..], now, ref highest);
-
-            if (closedLoop)
-            {
-                int current = Volatile.Read(ref _phase);
-                if (current < (int)Phase.Drain)
+                long now = Stopwatch.GetTimestamp();
+                if (closedLoop && now >= nextSweep)
                 {
-                    // Sequence numbers come back in order on one allocation, so everything sent after the highest
-                    // echo is in flight; anything older that is missing was lost and no longer holds the window.
-                    while (_send[slot + NextSeqOffset] - 1 - highest < window)
-                    {
-                        SendOne(lane, current, packet!);
-                    }
+                    nextSweep = now + (stallTicks / 2);
+                    RefillStalledLanes(receiver, packet!, now - stallTicks);
                 }
             }
         }
     }
 
+    private void OnDatagram(int lane, ReadOnlySpan<byte> datagram, LatencyHistogram histogram, byte[]? packet)
+    {
+        long now = Stopwatch.GetTimestamp();
+        int slot = lane * Stride;
+        if (datagram.Length < ChannelData.HeaderLength + LoadOptions.PayloadHeaderLength
+            || BinaryPrimitives.ReadUInt16BigEndian(datagram) != TurnAllocation.Channel
+            || BinaryPrimitives.ReadUInt16BigEndian(datagram[2..]) != _options.Size
+            || BinaryPrimitives.ReadUInt32LittleEndian(datagram[4..]) != _runId
+            || BinaryPrimitives.ReadInt32LittleEndian(datagram[8..]) != lane)
+        {
+            _recv[slot + ForeignOffset]++;
+            return;
+        }
+
+        Account(lane, datagram[ChannelData.HeaderLength..], now, ref _highest[lane], histogram);
+        if (packet is null)
+        {
+            return;
+        }
+
+        _lastProgress[lane] = now;
+        int current = Volatile.Read(ref _phase);
+        if (current < (int)Phase.Drain)
+        {
+            // Sequence numbers come back in order on one allocation, so everything sent after the highest echo is
+            // in flight; anything older that is missing was lost and no longer holds the window.
+            while (_send[slot + NextSeqOffset] - 1 - _highest[lane] < _options.Window)
+            {
+                SendOne(lane, current, packet);
+            }
+        }
+    }
+
+    /// <summary>Closed loop: a lane with nothing back for 100 ms counts what is in flight as lost and starts over.</summary>
+    private void RefillStalledLanes(int receiver, byte[] packet, long stalledBefore)
+    {
+        if (Volatile.Read(ref _phase) >= (int)Phase.Drain)
+        {
+            return;
+        }
+
+        for (int lane = receiver; lane < _allocations.Length; lane += _receivers)
+        {
+            if (_lastProgress[lane] < stalledBefore)
+            {
+                _highest[lane] = _send[(lane * Stride) + NextSeqOffset] - 1;
+                _lastProgress[lane] = Stopwatch.GetTimestamp();
+                Interlocked.Increment(ref _refills);
+                FillWindow(lane, packet, _highest[lane], _options.Window);
+            }
+        }
+    }
+
     /// <summary>Counts one arrival of <paramref name="lane"/> and records its latency if it was sent while measuring.</summary>
-    private void Account(int lane, ReadOnlySpan<byte> payload, long now, ref long highest)
+    private void Account(int lane, ReadOnlySpan<byte> payload, long now, ref long highest, LatencyHistogram histogram)
     {
         int slot = lane * Stride;
         long seq = BinaryPrimitives.ReadInt64LittleEndian(payload[8..]);
@@ -336,7 +376,7 @@ internal sealed class LoadRunner
         if (payload[24] == (byte)Phase.Measure)
         {
             Volatile.Write(ref _recv[slot + MeasuredReceivedOffset], _recv[slot + MeasuredReceivedOffset] + 1);
-            _histograms[lane].Record((long)((now - sentAt) * _nanosPerTick));
+            histogram.Record((long)((now - sentAt) * _nanosPerTick));
         }
     }
 
@@ -369,7 +409,7 @@ internal sealed class LoadRunner
                 continue;
             }
 
-            Account(lane, payload, now, ref highest[lane]);
+            Account(lane, payload, now, ref highest[lane], _histograms[0]);
         }
     }
 
@@ -392,131 +432,5 @@ internal sealed class LoadRunner
         }
 
         return total;
-    }
-}
-
-/// <summary>
-/// A UDP echo peer (loopback unless told otherwise): one thread, blocking receive, echo to the sender (the relay's
-/// port). Given a network namespace, its socket is created inside it: a thread enters the namespace (setns affects
-/// only that thread), creates the socket and leaves; the socket stays where it was made.
-/// </summary>
-internal sealed partial class EchoPeer : IDisposable
-{
-    private readonly Socket _socket;
-    private readonly Thread _thread;
-    private volatile bool _stop;
-    private long _echoed;
-    private long _errors;
-
-    /// <param name="echo">False: no echo thread; the runner reads <see cref="Socket"/> itself (one-way mode).</param>
-    public EchoPeer(AddressFamily family, int socketBuffer, IPAddress? bind = null, string? netns = null, bool echo = true)
-    {
-        _socket = netns is null ? new Socket(family, SocketType.Dgram, ProtocolType.Udp) : SocketInNamespace(netns, family);
-        _socket.ReceiveBufferSize = socketBuffer;
-        _socket.SendBufferSize = socketBuffer;
-        _socket.ReceiveTimeout = 100;
-        _socket.Bind(new IPEndPoint(bind ?? (family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback), 0));
-        EndPoint = (IPEndPoint)_socket.LocalEndPoint!;
-        _thread = new Thread(Run) { Name = "lt-echo", IsBackground = true };
-        if (echo)
-        {
-            _thread.Start();
-        }
-    }
-
-    public Socket Socket => _socket;
-
-    public IPEndPoint EndPoint { get; }
-
-    public long Echoed => Interlocked.Read(ref _echoed);
-
-    public long Errors => Interlocked.Read(ref _errors);
-
-    private void Run()
-    {
-        byte[] buffer = new byte[65536];
-        var from = new SocketAddress(_socket.AddressFamily);
-        while (!_stop)
-        {
-            int length = Receive(_socket, buffer, from, ref _errors);
-            if (length < 0)
-            {
-                return;
-            }
-
-            if (length == 0)
-            {
-                continue;
-            }
-
-            try
-            {
-                _socket.SendTo(buffer.AsSpan(0, length), SocketFlags.None, from);
-                Volatile.Write(ref _echoed, _echoed + 1);
-            }
-            catch (SocketException)
-            {
-                Interlocked.Increment(ref _errors);
-            }
-        }
-    }
-
-    /// <summary>
-    /// One blocking receive (the socket has a receive timeout): the datagram's length, 0 on a timeout or an error
-    /// (counted in <paramref name="errors"/>), -1 once the socket is closed. Empty datagrams count as timeouts.
-    /// </summary>
-    public static int Receive(Socket socket, byte[] buffer, SocketAddress from, ref long errors)
-    {
-        try
-        {
-            return socket.ReceiveFrom(buffer, SocketFlags.None, from);
-        }
-        catch (SocketException exception) when (exception.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
-        {
-            return 0;
-        }
-        catch (SocketException)
-        {
-            Interlocked.Increment(ref errors);
-            return 0;
-        }
-        catch (ObjectDisposedException)
-        {
-            return -1;
-        }
-    }
-
-    private static Socket SocketInNamespace(string netns, AddressFamily family)
-    {
-        Socket? socket = null;
-        string? failure = null;
-        var thread = new Thread(() =>
-        {
-            using var handle = File.OpenHandle($"/run/netns/{netns}");
-            if (setns((int)handle.DangerousGetHandle(), 0x40000000 /* CLONE_NEWNET */) != 0)
-            {
-                failure = $"setns {netns}: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}";
-                return;
-            }
-
-            socket = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
-        });
-        thread.Start();
-        thread.Join();
-        return socket ?? throw new SetupException($"cannot open the echo peer in namespace {netns}: {failure}");
-    }
-
-    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
-    private static partial int setns(int fd, int nstype);
-
-    public void Dispose()
-    {
-        _stop = true;
-        if (_thread.IsAlive)
-        {
-            _thread.Join();
-        }
-
-        _socket.Dispose();
     }
 }

@@ -39,41 +39,30 @@ namespace Relay.LoadTest
                 }
             }
 
+            // One socket per allocation, plus the echo peer, the runtime's own and the admin API's connections.
+            if (Native.EnsureDescriptors(options.Allocations + 256) is { } problem)
+            {
+                Console.Error.WriteLine($"relay-loadtest: {problem}");
+                return 2;
+            }
+
+            if (options.Soak)
+            {
+                return Soak.Run(options, Progress);
+            }
+
             CredentialScheme credentials = CredentialScheme.Create(options.Scheme, options.Secret);
             EchoPeer? echo = null;
             var allocations = new List<TurnAllocation>();
             try
             {
-                IPEndPoint peerEndPoint;
-                if (options.Peer is null)
-                {
-                    AddressFamily peerFamily = options.PeerBind?.AddressFamily ?? options.Server.AddressFamily;
-                    echo = new EchoPeer(peerFamily, options.SocketBuffer, options.PeerBind, options.PeerNetns, echo: !options.OneWay);
-                    peerEndPoint = echo.EndPoint;
-                }
-                else
-                {
-                    peerEndPoint = options.Peer;
-                }
-
-                var peer = TransportAddress.FromIPEndPoint(peerEndPoint);
+                IPEndPoint peerEndPoint = StartPeer(options, out echo);
                 Progress($"relay-loadtest: {options.Allocations} allocations on {options.Server} ({options.Scheme}), echo peer {peerEndPoint}{(echo is null ? string.Empty : " (own thread)")}");
-
-                long setupStart = Stopwatch.GetTimestamp();
-                for (int i = 0; i < options.Allocations; i++)
-                {
-                    var allocation = new TurnAllocation(i, options.Server, credentials, options.User, options.SocketBuffer);
-                    allocations.Add(allocation);
-                    allocation.Allocate(peer.Family);
-                    allocation.BindChannel(peer);
-                }
-
-                double setupSeconds = Stopwatch.GetElapsedTime(setupStart).TotalSeconds;
+                double setupSeconds = Open(options, credentials, TransportAddress.FromIPEndPoint(peerEndPoint), allocations, Progress);
                 Progress($"relay-loadtest: set-up done in {setupSeconds:F2} s; relayed {allocations[0].Relayed}..., {(options.Rate > 0 ? $"paced at {options.Rate} packets/s" : $"unpaced, window {options.Window} per allocation")}, {options.Size}-byte payloads, warm-up {options.Warmup} s, measure {options.Duration} s");
 
                 var report = Measure(options, allocations.ToArray(), peerEndPoint, echo, setupSeconds, Progress);
-                int deallocated = allocations.Count(a => a.TryDeallocate());
-                report.Deallocated = deallocated;
+                report.Deallocated = Release(allocations);
                 if (options.Json)
                 {
                     Console.WriteLine(report.ToJson());
@@ -100,11 +89,7 @@ namespace Relay.LoadTest
             catch (Exception exception) when (exception is SetupException or SocketException)
             {
                 Console.Error.WriteLine($"relay-loadtest: set-up failed: {exception.Message}");
-                foreach (TurnAllocation allocation in allocations)
-                {
-                    allocation.TryDeallocate();
-                }
-
+                Release(allocations);
                 return 2;
             }
             finally
@@ -118,7 +103,58 @@ namespace Relay.LoadTest
             }
         }
 
-        private static LoadReport Measure(LoadOptions options, TurnAllocation[] allocations, IPEndPoint peer, EchoPeer? echo, double setupSeconds, Action<string> progress)
+        /// <summary>The echo peer to bind the channels to: --peer, or the tool's own (returned in <paramref name="echo"/>).</summary>
+        internal static IPEndPoint StartPeer(LoadOptions options, out EchoPeer? echo)
+        {
+            echo = null;
+            if (options.Peer is not null)
+            {
+                return options.Peer;
+            }
+
+            AddressFamily peerFamily = options.PeerBind?.AddressFamily ?? options.Server.AddressFamily;
+            echo = new EchoPeer(peerFamily, options.SocketBuffer, options.PeerBind, options.PeerNetns, echo: !options.OneWay);
+            return echo.EndPoint;
+        }
+
+        /// <summary>
+        /// Allocates --allocations and binds each one's channel to <paramref name="peer"/>, adding them to
+        /// <paramref name="into"/> as they are made (so the caller can release them if a later one fails); the seconds taken.
+        /// </summary>
+        internal static double Open(LoadOptions options, CredentialScheme credentials, TransportAddress peer, List<TurnAllocation> into, Action<string> progress)
+        {
+            long start = Stopwatch.GetTimestamp();
+            for (int i = 0; i < options.Allocations; i++)
+            {
+                var allocation = new TurnAllocation(i, options.Server, credentials, options.User, options.SocketBuffer, options.SourceAddress(i));
+                into.Add(allocation);
+                allocation.Allocate(peer.Family);
+                allocation.BindChannel(peer);
+                if ((i + 1) % 1000 == 0 && i + 1 < options.Allocations)
+                {
+                    progress($"  {i + 1} allocations in {Stopwatch.GetElapsedTime(start).TotalSeconds:F1} s");
+                }
+            }
+
+            return Stopwatch.GetElapsedTime(start).TotalSeconds;
+        }
+
+        /// <summary>Refresh(LIFETIME 0) for each allocation; how many the server confirmed.</summary>
+        internal static int Release(IReadOnlyList<TurnAllocation> allocations)
+        {
+            int released = 0;
+            foreach (TurnAllocation allocation in allocations)
+            {
+                if (allocation.TryDeallocate())
+                {
+                    released++;
+                }
+            }
+
+            return released;
+        }
+
+        internal static LoadReport Measure(LoadOptions options, TurnAllocation[] allocations, IPEndPoint peer, EchoPeer? echo, double setupSeconds, Action<string> progress)
         {
             var runner = new LoadRunner(options, allocations, options.OneWay ? echo!.Socket : null);
             int serverPort = options.Server.Port;

@@ -33,7 +33,8 @@ internal sealed class TurnAllocation : IDisposable
     private byte[]? _realm;
     private byte[]? _nonce;
 
-    public TurnAllocation(int index, IPEndPoint server, CredentialScheme credentials, string user, int socketBuffer)
+    /// <param name="source">Local address to bind to (spreads clients over source IPs); null lets the kernel choose.</param>
+    public TurnAllocation(int index, IPEndPoint server, CredentialScheme credentials, string user, int socketBuffer, IPAddress? source = null)
     {
         Index = index;
         _server = server;
@@ -46,8 +47,12 @@ internal sealed class TurnAllocation : IDisposable
         Socket = new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
-            Socket.ReceiveBufferSize = socketBuffer;
-            Socket.SendBufferSize = socketBuffer;
+            Native.SetBuffers(Socket, socketBuffer);
+            if (source is not null)
+            {
+                Socket.Bind(new IPEndPoint(source, 0));
+            }
+
             Socket.Connect(server);
             LocalPort = ((IPEndPoint)Socket.LocalEndPoint!).Port;
         }
