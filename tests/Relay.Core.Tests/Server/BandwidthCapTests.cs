@@ -107,6 +107,36 @@ public class BandwidthCapTests
     }
 
     [Fact]
+    public void Relaying_and_refusing_under_a_cap_allocate_nothing()
+    {
+        var (relay, client, port) = Allocated(rate: 100_000);
+        byte[] channelData = new byte[4 + 1000];
+        channelData[0] = 0x40;
+        channelData[2] = 1000 >> 8;
+        channelData[3] = 1000 & 0xFF;
+        byte[] peerBuffer = new byte[RelayServer.PeerHeadroom + 1000 + RelayServer.PeerTailroom];
+
+        void Relay(int packets)
+        {
+            for (int i = 0; i < packets; i++)
+            {
+                relay.Now += TimeSpan.FromMilliseconds(i % 3); // some within the budget, most beyond it
+                relay.Server.HandleClientInput(channelData, client.Socket, relay.Now);
+                relay.Server.HandlePeerInput(peerBuffer, RelayServer.PeerHeadroom, 1000, Peer, port, relay.Now);
+            }
+        }
+
+        Relay(20_000); // warm up (tiered compilation)
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Relay(20_000);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+        Assert.True(relay.Server.Counters.Drops(DropReason.OverBandwidth) > 0);
+        Assert.True(relay.Server.Counters.Packets(RelayDirection.ClientToPeer, IpFamily.V4, IpFamily.V4) > 1000);
+    }
+
+    [Fact]
     public void A_slow_cap_still_lets_a_largest_datagram_through_once_refilled()
     {
         var budget = ByteBudget.Full(1000, TestRelay.Start);
