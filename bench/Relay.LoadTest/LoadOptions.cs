@@ -166,6 +166,31 @@ internal sealed class LoadOptions
         failure.
         """;
 
+    /// <summary>Sets the switch (a flag without a value) called <paramref name="name"/>; false when it is not one.</summary>
+    private bool SetSwitch(string name)
+    {
+        switch (name)
+        {
+            case "--json":
+                Json = true;
+                return true;
+            case "--quiet":
+                Quiet = true;
+                return true;
+            case "--one-way":
+                OneWay = true;
+                return true;
+            case "--soak":
+                Soak = true;
+                return true;
+            case "--induce-gc":
+                InduceGc = true;
+                return true;
+            default:
+                return false;
+        }
+    }
+
     public static LoadOptions Parse(string[] args)
     {
         var options = new LoadOptions();
@@ -177,33 +202,8 @@ internal sealed class LoadOptions
                 throw new UsageException(string.Empty);
             }
 
-            if (name is "--json")
+            if (options.SetSwitch(name))
             {
-                options.Json = true;
-                continue;
-            }
-
-            if (name is "--quiet")
-            {
-                options.Quiet = true;
-                continue;
-            }
-
-            if (name is "--one-way")
-            {
-                options.OneWay = true;
-                continue;
-            }
-
-            if (name is "--soak")
-            {
-                options.Soak = true;
-                continue;
-            }
-
-            if (name is "--induce-gc")
-            {
-                options.InduceGc = true;
                 continue;
             }
 

@@ -130,19 +130,25 @@ internal sealed class LoadReport
         return s.ToString();
     }
 
+    /// <summary>What every JSON report starts with: the label, the server and the auth scheme.</summary>
+    internal static void WriteRun(Utf8JsonWriter w, LoadOptions options)
+    {
+        if (options.Label is not null)
+        {
+            w.WriteString("label", options.Label);
+        }
+
+        w.WriteString("server", options.Server.ToString());
+        w.WriteString("auth_scheme", options.Scheme.ToString());
+    }
+
     public string ToJson()
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream))
         {
             w.WriteStartObject();
-            if (Options.Label is not null)
-            {
-                w.WriteString("label", Options.Label);
-            }
-
-            w.WriteString("server", Options.Server.ToString());
-            w.WriteString("auth_scheme", Options.Scheme.ToString());
+            WriteRun(w, Options);
             w.WriteString("peer", Peer.ToString());
             w.WriteBoolean("own_echo_peer", OwnPeer);
             w.WriteNumber("allocations", Options.Allocations);

@@ -112,14 +112,8 @@ internal sealed class SoakReport
         using (var w = new Utf8JsonWriter(stream))
         {
             w.WriteStartObject();
-            if (Options.Label is not null)
-            {
-                w.WriteString("label", Options.Label);
-            }
-
-            w.WriteString("server", Options.Server.ToString());
+            LoadReport.WriteRun(w, Options);
             w.WriteNumber("server_pid", Options.ServerPid ?? 0);
-            w.WriteString("auth_scheme", Options.Scheme.ToString());
             w.WriteNumber("allocations", Options.Allocations);
             w.WriteNumber("rounds", Options.Rounds);
             w.WriteNumber("rate_target", Options.Rate);

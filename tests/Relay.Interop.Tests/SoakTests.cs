@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json;
+using Relay.Interop.Tests.Support;
 using Relay.TestSupport;
 using Xunit.Abstractions;
 
@@ -94,38 +94,14 @@ public sealed class SoakTests(ITestOutputHelper output)
 
     private static async Task<(int Code, string Stdout, string Stderr)> RunAsync(IEnumerable<string> args, TimeSpan timeout)
     {
-        var info = new ProcessStartInfo(RelayProcess.DotNet) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo(RelayProcess.DotNet);
         foreach (string arg in args)
         {
             info.ArgumentList.Add(arg);
         }
 
-        using var process = Process.Start(info)!;
-        var stdout = new StringBuilder();
-        var stderr = new StringBuilder();
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (stdout) { stdout.AppendLine(e.Data); } } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (stderr) { stderr.AppendLine(e.Data); } } };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        using var cancel = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cancel.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"relay-loadtest --soak ran longer than {timeout}:\n{stderr}\n{stdout}");
-        }
-
-        process.WaitForExit(); // flush the output readers
-        lock (stdout)
-        {
-            lock (stderr)
-            {
-                return (process.ExitCode, stdout.ToString(), stderr.ToString());
-            }
-        }
+        ProcessResult result = await BoundedProcess.RunAsync(info, timeout);
+        return (result.Code, result.Stdout, result.Stderr);
     }
 }
 

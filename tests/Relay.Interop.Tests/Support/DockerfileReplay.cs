@@ -145,18 +145,9 @@ public sealed partial class DockerfileReplay(string repository, string root)
 
     private async Task ShellAsync(string command)
     {
-        var start = new ProcessStartInfo("sh", ["-c", command])
-        {
-            WorkingDirectory = Below(_workdir),
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(start)!;
-        Task<string> output = process.StandardOutput.ReadToEndAsync();
-        Task<string> errors = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
-        await process.WaitForExitAsync(timeout.Token);
-        Assert.True(process.ExitCode == 0, $"RUN {command} exited {process.ExitCode}:\n{await output}\n{await errors}");
+        var start = new ProcessStartInfo("sh", ["-c", command]) { WorkingDirectory = Below(_workdir) };
+        ProcessResult result = await BoundedProcess.RunAsync(start, TimeSpan.FromMinutes(10));
+        Assert.True(result.Code == 0, $"RUN {command} exited {result.Code}:\n{result.Output}");
     }
 
     [GeneratedRegex(@"apt-get install [^&]*?--no-install-recommends ([a-z0-9+.\- ]+?)\s*(&&|$)")]

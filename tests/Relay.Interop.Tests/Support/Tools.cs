@@ -18,7 +18,7 @@ public sealed class Tools : IDisposable
 
     public async Task<(int Code, string Output)> RunAsync(string file, IEnumerable<string> args, TimeSpan timeout, Dictionary<string, string>? environment = null)
     {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo(file);
         foreach (string arg in args)
         {
             info.ArgumentList.Add(arg);
@@ -30,28 +30,8 @@ public sealed class Tools : IDisposable
             info.Environment[name] = value;
         }
 
-        using var process = Process.Start(info)!;
-        var output = new StringBuilder();
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        using var cancel = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cancel.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', args)} ran longer than {timeout}:\n{output}");
-        }
-
-        process.WaitForExit();
-        lock (output)
-        {
-            return (process.ExitCode, output.ToString());
-        }
+        ProcessResult result = await BoundedProcess.RunAsync(info, timeout);
+        return (result.Code, result.Output);
     }
 
     /// <summary>Runs a script of tests/interop with bash; returns its exit code and output.</summary>
