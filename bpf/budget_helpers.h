@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The per-allocation bandwidth cap (--max-bps) in the kernel: a token bucket per allocation port and direction
- * in port_budgets, refilled from bpf_ktime_get_ns(). The same rule as userspace's: a bucket holds burst_bytes,
- * refills at max_bps, and a packet passes only if its whole payload fits.
+ * The per-allocation bandwidth cap (--max-bps) in the kernel, as GCRA: one number per allocation port and direction
+ * in port_budgets, the time at which the allocation will have sent everything admitted so far at max_bps. A payload
+ * is admitted while that time stays within burst_ns of now, which is a token bucket of burst bytes refilled at
+ * max_bps (the same rule as userspace's ByteBudget), without a lock: an atomic add moves the time forward. Two CPUs
+ * admitting at the same instant may each pass the check before either adds, so the cap can be exceeded by one packet
+ * per CPU at a time; a lock would cost more than the rest of the program (a spin lock's IRQ save/restore is
+ * expensive under virtualisation). Time is the kernel's coarse clock (a cached value updated every tick, far cheaper
+ * than reading the clock source); the bucket of at least 64 KiB absorbs a tick's granularity.
  */
 #ifndef BUDGET_HELPERS_H
 #define BUDGET_HELPERS_H
@@ -13,7 +18,7 @@
 #include "relay_structs.h"
 #include "relay_maps.h"
 
-/* Takes payload_len bytes from the bucket of (port, direction); 0 when they do not fit (nothing is taken then). */
+/* Admits payload_len bytes on (port, direction); 0 when they are over the cap (nothing is charged then). */
 static __always_inline int take_budget(const struct relay_config *cfg, __u16 port, __u32 direction, __u64 payload_len, __u64 now_ns)
 {
 	__u32 index = port;
@@ -22,28 +27,19 @@ static __always_inline int take_budget(const struct relay_config *cfg, __u16 por
 		return 1; /* cannot happen for a 16-bit index; never drop for want of bookkeeping */
 	direction &= RELAY_DIRECTIONS - 1;
 
-	__u64 capacity = cfg->burst_bytes * RELAY_NS_PER_SECOND;
-	__u64 cost = payload_len * RELAY_NS_PER_SECOND;
-	__u64 fill_ns = cfg->max_bps ? capacity / cfg->max_bps : 0;
-	int fits;
-
-	bpf_spin_lock(&budget->lock);
-	__u64 last = budget->refilled_ns[direction];
-	__u64 tokens = budget->tokens[direction];
-	if (last == 0 || now_ns - last >= fill_ns)
-		tokens = capacity; /* new allocation, or quiet long enough to be full (keeps the product below small) */
-	else
-		tokens += (now_ns - last) * cfg->max_bps;
-	if (tokens > capacity)
-		tokens = capacity;
-	fits = tokens >= cost;
-	budget->tokens[direction] = fits ? tokens - cost : tokens;
-	budget->refilled_ns[direction] = now_ns;
-	bpf_spin_unlock(&budget->lock);
-
-	if (!fits)
+	__u64 cost_ns = (payload_len * cfg->ns_per_byte_q16) >> 16;
+	__u64 next = *(volatile __u64 *)&budget->next_ns[direction];
+	if (next < now_ns) {
+		/* Idle: the bucket is full. Racing CPUs may both reset; each then adds its own cost below. */
+		budget->next_ns[direction] = now_ns;
+		next = now_ns;
+	}
+	if (next + cost_ns - now_ns > cfg->burst_ns) {
 		__sync_fetch_and_add(&budget->over_bandwidth, 1);
-	return fits;
+		return 0;
+	}
+	__sync_fetch_and_add(&budget->next_ns[direction], cost_ns);
+	return 1;
 }
 
 #endif /* BUDGET_HELPERS_H */

@@ -17,7 +17,6 @@
 #define RELAY_STRUCTS_H
 
 #include <linux/types.h>
-#include <linux/bpf.h>
 #include "relay_consts.h"
 
 struct relay_addr {
@@ -79,21 +78,19 @@ struct relay_config {
 	__u32 flags;           /* RELAY_CFG_* */
 	__u32 reserved;
 	__u64 max_bps;         /* --max-bps: payload bytes per second per allocation and direction; 0 = no cap */
-	__u64 burst_bytes;     /* bucket size: a second of max_bps, at least the largest datagram */
+	__u64 burst_ns;        /* the burst (a second of max_bps, at least 64 KiB) as the time max_bps takes to send it */
+	__u64 ns_per_byte_q16; /* 1e9 / max_bps in 16.16 fixed point: a payload's time without a division */
 };
 
 /*
- * port_budgets value, indexed by allocation port: that allocation's --max-bps buckets, one per direction
- * (RELAY_DIR_*). Tokens are bytes * RELAY_NS_PER_SECOND. Userspace zeroes the entry when the port is bound for a
- * new allocation; a zero refill time means a full bucket. The lock is held only around the arithmetic, never
- * across a helper call.
+ * port_budgets value, indexed by allocation port: that allocation's --max-bps budget per direction (RELAY_DIR_*),
+ * kept as a theoretical arrival time (GCRA, the single-number form of a token bucket): each relayed payload pushes
+ * it forward by its length's worth of time at max_bps, and a payload is dropped if that would put it more than
+ * burst_ns ahead of now. Userspace zeroes the entry when the port is bound for a new allocation (0 = idle, full).
  */
 struct port_budget {
-	struct bpf_spin_lock lock;
-	__u32 reserved;
-	__u64 tokens[RELAY_DIRECTIONS];
-	__u64 refilled_ns[RELAY_DIRECTIONS]; /* bpf_ktime_get_ns() of the last refill; 0 = never (full) */
-	__u64 over_bandwidth;                /* packets dropped over the cap, both directions (added atomically) */
+	__u64 next_ns[RELAY_DIRECTIONS]; /* theoretical arrival time, bpf_ktime_get_coarse_ns() scale; advanced atomically */
+	__u64 over_bandwidth;            /* packets dropped over the cap, both directions (added atomically) */
 };
 
 /* relay_stats[0], one copy per CPU: userspace sums them. */

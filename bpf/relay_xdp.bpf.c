@@ -181,7 +181,7 @@ static __always_inline int within_budget(const struct relay_config *cfg, const s
 {
 	if (!cfg->max_bps)
 		return 1;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_coarse_ns();
 	if (bindings->from_client &&
 	    !take_budget(cfg, bpf_ntohs(bindings->from_client->allocation_port), RELAY_DIR_CLIENT_TO_PEER, bytes, now))
 		return 0;

@@ -149,8 +149,15 @@ public sealed unsafe partial class XdpFastPath : IFastPath
             HighestPort = options.HighestPort,
             Mtu = (ushort)Math.Clamp(mtu, 68, ushort.MaxValue),
             MaxBps = (ulong)options.MaxBytesPerSecondPerAllocation,
-            BurstBytes = (ulong)Math.Max(options.MaxBytesPerSecondPerAllocation, ByteBudget.MinimumBurstBytes),
         };
+        if (config.MaxBps > 0)
+        {
+            // The same bucket as userspace's ByteBudget, expressed in time at the cap's rate.
+            double nsPerByte = (double)XdpConstants.NsPerSecond / config.MaxBps;
+            config.BurstNs = (ulong)(Math.Max(options.MaxBytesPerSecondPerAllocation, ByteBudget.MinimumBurstBytes) * nsPerByte);
+            config.NsPerByteQ16 = (ulong)Math.Round(nsPerByte * 65536);
+        }
+
         if (options.PublicV4 is { } publicV4)
         {
             publicV4.TryWriteBytes(new Span<byte>(config.PublicV4, 4), out _);

@@ -60,20 +60,15 @@ public unsafe struct RelayConfig
     public uint Flags;
     public uint Reserved;
     public ulong MaxBps;
-    public ulong BurstBytes;
+    public ulong BurstNs;
+    public ulong NsPerByteQ16;
 }
 
-/// <summary>
-/// port_budgets value. <c>Lock</c> is C's <c>struct bpf_spin_lock</c>: the kernel skips it when userspace writes the
-/// value, so writing a zeroed struct resets the buckets.
-/// </summary>
+/// <summary>port_budgets value: the time (coarse kernel clock) each direction's budget is spent up to; 0 = idle.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public unsafe struct PortBudget
 {
-    public uint Lock;
-    public uint Reserved;
-    public fixed ulong Tokens[XdpConstants.Directions];
-    public fixed ulong RefilledNs[XdpConstants.Directions];
+    public fixed ulong NextNs[XdpConstants.Directions];
     public ulong OverBandwidth;
 }
 
