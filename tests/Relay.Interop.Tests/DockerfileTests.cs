@@ -14,7 +14,7 @@ namespace Relay.Interop.Tests;
 public partial class DockerfileTests
 {
     /// <summary>Instructions with their continuation lines joined.</summary>
-    private static readonly string[] Lines = Regex.Replace(File.ReadAllText(Path.Combine(Repository.Root, "Dockerfile")), @"\\\n\s*", " ").Split('\n');
+    private static readonly string[] Lines = DockerfileReplay.JoinContinuations(File.ReadAllText(Path.Combine(Repository.Root, "Dockerfile")));
 
     private static IEnumerable<string> Instructions(string keyword) =>
         Lines.Where(l => l.StartsWith(keyword + " ", StringComparison.Ordinal)).Select(l => l[(keyword.Length + 1)..].Trim());

@@ -33,9 +33,8 @@ public sealed partial class RelayServer
         }
 
         Allocation allocation = channel.Allocation;
-        if (!allocation.BudgetFromClient.TryTake(length, _options.MaxBytesPerSecondPerAllocation, now))
+        if (!TakeBudget(allocation, ref allocation.BudgetFromClient, length, now))
         {
-            CountOverBandwidth(allocation);
             return ClientRoute.None;
         }
 
@@ -110,9 +109,8 @@ public sealed partial class RelayServer
             return ClientRoute.None;
         }
 
-        if (!allocation.BudgetFromClient.TryTake(dataLength, _options.MaxBytesPerSecondPerAllocation, now))
+        if (!TakeBudget(allocation, ref allocation.BudgetFromClient, dataLength, now))
         {
-            CountOverBandwidth(allocation);
             return ClientRoute.None;
         }
 
@@ -142,9 +140,8 @@ public sealed partial class RelayServer
 
         if (_channelsByPeer.TryGetValue((port, from), out Channel? channel) && channel.Bound && channel.ExpiresAt > now)
         {
-            if (!allocation.BudgetToClient.TryTake(payloadLength, _options.MaxBytesPerSecondPerAllocation, now))
+            if (!TakeBudget(allocation, ref allocation.BudgetToClient, payloadLength, now))
             {
-                CountOverBandwidth(allocation);
                 return PeerRoute.None;
             }
 
@@ -171,9 +168,8 @@ public sealed partial class RelayServer
             return PeerRoute.None;
         }
 
-        if (!allocation.BudgetToClient.TryTake(payloadLength, _options.MaxBytesPerSecondPerAllocation, now))
+        if (!TakeBudget(allocation, ref allocation.BudgetToClient, payloadLength, now))
         {
-            CountOverBandwidth(allocation);
             return PeerRoute.None;
         }
 
@@ -200,10 +196,17 @@ public sealed partial class RelayServer
         return new PeerRoute(allocation.Client, begin, message.Length);
     }
 
-    private void CountOverBandwidth(Allocation allocation)
+    /// <summary>Takes the payload from one of the allocation's budgets; false, counted as over the cap, when it is spent.</summary>
+    private bool TakeBudget(Allocation allocation, ref ByteBudget budget, int payloadLength, Instant now)
     {
+        if (budget.TryTake(payloadLength, _options.MaxBytesPerSecondPerAllocation, now))
+        {
+            return true;
+        }
+
         allocation.PacketsOverBandwidth++;
         Counters.CountDrop(DropReason.OverBandwidth);
+        return false;
     }
 
     private void CountToClient(Allocation allocation, IpFamily peerFamily, int payloadLength)

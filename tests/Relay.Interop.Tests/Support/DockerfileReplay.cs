@@ -20,7 +20,7 @@ public sealed partial class DockerfileReplay(string repository, string root)
     {
         var instructions = new List<(string, string)>();
         bool inside = false;
-        foreach (string raw in Regex.Replace(dockerfile, @"\\\n\s*", " ").Split('\n'))
+        foreach (string raw in JoinContinuations(dockerfile))
         {
             string line = raw.Trim();
             if (line.Length == 0 || line.StartsWith('#'))
@@ -45,6 +45,9 @@ public sealed partial class DockerfileReplay(string repository, string root)
 
         return instructions;
     }
+
+    /// <summary>The Dockerfile's lines with backslash continuations joined.</summary>
+    public static string[] JoinContinuations(string dockerfile) => Regex.Replace(dockerfile, @"\\\n\s*", " ").Split('\n');
 
     public string Below(string path) => Path.Combine(root, Path.GetFullPath(path, _workdir).TrimStart('/'));
 
